@@ -1,0 +1,3 @@
+export * from './errors';
+export * from './atomic';
+export * from './progress';

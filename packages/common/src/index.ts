@@ -1,3 +1,5 @@
 export * from './errors';
 export * from './atomic';
 export * from './progress';
+export * from './py/npy';
+export * from './py/npy-file';

@@ -1,0 +1,110 @@
+/**
+ * The validation metric: 1:1 verification on held-out identities.
+ *
+ * Each held-out identity's images are shuffled (seeded) and dealt round-robin into
+ * `templatesPerIdentity` disjoint groups; each group gives one template built like a training set
+ * (clips of views, T ~ U{1..maxTemplateSize}). Templates are fixed for the whole run. All template
+ * pairs are scored by the cosine of their aggregates; the metric is the strict TAR at the target
+ * FAR (the largest TAR whose FAR does not exceed the target).
+ */
+import { Rng } from '@facecoreset/common';
+import { buildSet } from './sampler';
+import { imagesOfIdentity, SetIndex } from './set-index';
+
+export interface ValidationTemplates {
+  /** Identity slot of each template. [M] */
+  identity: Int32Array;
+  /** Feature rows of template m: featureRows[offsets[m] .. offsets[m+1]). */
+  offsets: Int32Array;
+  featureRows: Int32Array;
+}
+
+export interface ValidationTemplateOptions {
+  seed: number;
+  templatesPerIdentity: number;
+  maxTemplateSize: number;
+  maxClipSize: number;
+}
+
+export function buildValidationTemplates(index: SetIndex, heldOutSlots: ArrayLike<number>, opts: ValidationTemplateOptions): ValidationTemplates {
+  const identity: number[] = [];
+  const offsets: number[] = [0];
+  const rows: Int32Array[] = [];
+  for (let k = 0; k < heldOutSlots.length; k++) {
+    const slot = heldOutSlots[k];
+    const rng = Rng.stream(opts.seed, 'validation', slot);
+    const images = rng.shuffle(Array.from(imagesOfIdentity(index, slot)));
+    if (images.length < opts.templatesPerIdentity) throw new Error(`validation identity slot ${slot} has ${images.length} images, fewer than ${opts.templatesPerIdentity} templates`);
+    for (let t = 0; t < opts.templatesPerIdentity; t++) {
+      const group = images.filter((_, i) => i % opts.templatesPerIdentity === t);
+      const size = rng.int(1, opts.maxTemplateSize);
+      const set = buildSet(index, group, size, opts.maxClipSize, rng);
+      identity.push(slot);
+      rows.push(set.featureRows);
+      offsets.push(offsets[offsets.length - 1] + size);
+    }
+  }
+  const featureRows = new Int32Array(offsets[offsets.length - 1]);
+  rows.forEach((r, m) => featureRows.set(r, offsets[m]));
+  return { identity: Int32Array.from(identity), offsets: Int32Array.from(offsets), featureRows };
+}
+
+export interface TarAtFar {
+  /** True accept rate at the threshold. */
+  tar: number;
+  /** False accept rate actually reached (≤ the target). */
+  far: number;
+  /** Pairs scoring strictly above it are accepted. */
+  threshold: number;
+}
+
+/**
+ * Strict TAR at FAR: accept scores strictly above the (⌊far·I⌋+1)-th largest impostor score, so at
+ * most ⌊far·I⌋ impostors pass (ties at the threshold are rejected).
+ */
+export function strictTarAtFar(genuine: ArrayLike<number>, impostor: ArrayLike<number>, targetFar: number): TarAtFar {
+  if (genuine.length === 0 || impostor.length === 0) throw new Error(`strictTarAtFar: need genuine and impostor scores (got ${genuine.length} and ${impostor.length})`);
+  const sorted = Float64Array.from(impostor).sort().reverse();
+  const allowed = Math.floor(targetFar * sorted.length);
+  const threshold = allowed >= sorted.length ? -Infinity : sorted[allowed];
+  let falseAccepts = 0;
+  for (let i = 0; i < sorted.length && sorted[i] > threshold; i++) falseAccepts++;
+  let trueAccepts = 0;
+  for (let i = 0; i < genuine.length; i++) if (genuine[i] > threshold) trueAccepts++;
+  return { tar: trueAccepts / genuine.length, far: falseAccepts / sorted.length, threshold };
+}
+
+export interface VerificationResult extends TarAtFar {
+  genuinePairs: number;
+  impostorPairs: number;
+}
+
+/**
+ * Scores every template pair by cosine similarity and returns the strict TAR at the target FAR.
+ * @param vectors template vectors [M, D] (any norm; they are normalised here)
+ * @param identity identity of each template [M]
+ */
+export function verifyTemplates(vectors: Float32Array, dim: number, identity: ArrayLike<number>, targetFar: number): VerificationResult {
+  const m = identity.length;
+  if (vectors.length !== m * dim) throw new Error(`verifyTemplates: expected ${m}×${dim} values, got ${vectors.length}`);
+  const unit = new Float64Array(m * dim);
+  for (let i = 0; i < m; i++) {
+    let s = 0;
+    for (let d = 0; d < dim; d++) s += vectors[i * dim + d] ** 2;
+    const inv = 1 / Math.max(Math.sqrt(s), 1e-12);
+    for (let d = 0; d < dim; d++) unit[i * dim + d] = vectors[i * dim + d] * inv;
+  }
+  const genuine: number[] = [];
+  const impostor = new Float64Array((m * (m - 1)) / 2);
+  let ni = 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = i + 1; j < m; j++) {
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += unit[i * dim + d] * unit[j * dim + d];
+      if (identity[i] === identity[j]) genuine.push(s);
+      else impostor[ni++] = s;
+    }
+  }
+  const result = strictTarAtFar(genuine, impostor.subarray(0, ni), targetFar);
+  return { ...result, genuinePairs: genuine.length, impostorPairs: ni };
+}

@@ -1,0 +1,65 @@
+import { buildSetIndex } from '../../src/lib/set-index';
+import { buildValidationTemplates, strictTarAtFar, verifyTemplates } from '../../src/lib/validation';
+
+describe('strictTarAtFar', () => {
+  it('accepts only scores above the (⌊far·I⌋+1)-th largest impostor', () => {
+    const impostor = Array.from({ length: 1000 }, (_, i) => i / 1000); // 0 .. 0.999
+    // far 0.01 -> 10 impostors may pass: the threshold is the 11th largest, 0.989.
+    const r = strictTarAtFar([0.5, 0.989, 0.9895, 1.2], impostor, 0.01);
+    expect(r.threshold).toBe(0.989);
+    expect(r.far).toBe(10 / 1000);
+    expect(r.tar).toBe(2 / 4);
+  });
+
+  it('rejects ties at the threshold so the FAR never exceeds the target', () => {
+    const impostor = [0.9, 0.9, 0.9, 0.1];
+    const r = strictTarAtFar([0.9, 0.95], impostor, 0.25); // 1 impostor allowed, but three tie at 0.9
+    expect(r.far).toBe(0);
+    expect(r.tar).toBe(0.5);
+  });
+
+  it('with a target below one impostor, accepts only genuine scores above every impostor', () => {
+    expect(strictTarAtFar([0.2, 0.7], [0.1, 0.5], 1e-6)).toEqual({ tar: 0.5, far: 0, threshold: 0.5 });
+  });
+});
+
+describe('verifyTemplates', () => {
+  it('scores all pairs by cosine: perfect separation gives TAR 1, genuine = identity pairs', () => {
+    const dim = 4;
+    // identities 0,1 with two templates each, on orthogonal axes with different norms.
+    const v = Float32Array.from([2, 0, 0, 0, 3, 0.1, 0, 0, 0, 1, 0, 0, 0.1, 5, 0, 0]);
+    const r = verifyTemplates(v, dim, [0, 0, 1, 1], 0.5);
+    expect(r.genuinePairs).toBe(2);
+    expect(r.impostorPairs).toBe(4);
+    expect(r.tar).toBe(1);
+  });
+});
+
+describe('buildValidationTemplates', () => {
+  it('builds templates per held-out identity from disjoint image groups, reproducibly', () => {
+    const labelOfRow: number[] = [];
+    const row: number[] = [];
+    const view: number[] = [];
+    for (let id = 0; id < 5; id++) {
+      for (let i = 0; i < 4 + id; i++) {
+        const r = labelOfRow.length;
+        labelOfRow.push(id);
+        for (let v = 0; v < 3; v++) {
+          row.push(r);
+          view.push(v);
+        }
+      }
+    }
+    const index = buildSetIndex({ row, view }, Int32Array.from(labelOfRow));
+    const opts = { seed: 3, templatesPerIdentity: 2, maxTemplateSize: 20, maxClipSize: 3 };
+    const a = buildValidationTemplates(index, [1, 3], opts);
+    expect(buildValidationTemplates(index, [1, 3], opts)).toEqual(a);
+    expect(Array.from(a.identity)).toEqual([1, 1, 3, 3]);
+    for (let p = 0; p < 4; p += 2) {
+      const imagesOf = (m: number) => new Set(Array.from(a.featureRows.subarray(a.offsets[m], a.offsets[m + 1]), (f) => row[f]));
+      const first = imagesOf(p);
+      for (const img of imagesOf(p + 1)) expect(first.has(img)).toBe(false);
+      for (const img of first) expect(labelOfRow[img]).toBe(a.identity[p]);
+    }
+  });
+});

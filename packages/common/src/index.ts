@@ -4,3 +4,6 @@ export * from './progress';
 export * from './py/npy';
 export * from './py/npy-file';
 export * from './random';
+export * from './py/pickle';
+export * from './py/zip';
+export * from './py/torch-checkpoint';

@@ -7,3 +7,4 @@ export * from './random';
 export * from './py/pickle';
 export * from './py/zip';
 export * from './py/torch-checkpoint';
+export * from './py/numpy-pickle';

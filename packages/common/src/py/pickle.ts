@@ -125,10 +125,15 @@ class Unpickler {
   private readonly file: string;
   private readonly allow: Record<string, PyGlobalHandler>;
 
+  private readonly bytes: Uint8Array;
+
   constructor(
-    private readonly bytes: Uint8Array,
+    input: Uint8Array,
     private readonly options: UnpickleOptions,
   ) {
+    // A plain Uint8Array view: Buffer#slice would return views where copies are meant.
+    this.bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+    const bytes = this.bytes;
     this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.file = options.file ?? '<pickle>';
     this.allow = {};

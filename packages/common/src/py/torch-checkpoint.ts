@@ -94,7 +94,7 @@ export class TorchTensor {
     const size = TORCH_DTYPE_SIZE[this.dtype];
     const src = this.storage.bytes;
     const n = this.numel;
-    if (this.isContiguous) return src.slice(this.storageOffset * size, (this.storageOffset + n) * size);
+    if (this.isContiguous) return Uint8Array.prototype.slice.call(src, this.storageOffset * size, (this.storageOffset + n) * size);
     const out = new Uint8Array(n * size);
     const nd = this.shape.length;
     const idx = new Array<number>(nd).fill(0);

@@ -55,10 +55,15 @@ export class ZipArchive {
    * Parses the archive's directory. `file` only labels errors.
    * @throws InputError for a missing end record, a truncated archive or a bad header.
    */
+  readonly bytes: Uint8Array;
+
   constructor(
-    readonly bytes: Uint8Array,
+    input: Uint8Array,
     readonly file = '<zip>',
   ) {
+    // A plain Uint8Array view: Buffer#slice would return views where callers expect copies.
+    const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+    this.bytes = bytes;
     this.entries = readDirectory(bytes, file);
     for (const e of this.entries) this.byName.set(e.name, e);
   }

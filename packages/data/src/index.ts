@@ -1,1 +1,2 @@
 export * from './recordio';
+export * from './ijb';

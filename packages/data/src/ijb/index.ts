@@ -1,0 +1,3 @@
+export * from './meta';
+export * from './read-meta';
+export { TokenLines, Int32Builder, type Delimiter } from './text-lines';

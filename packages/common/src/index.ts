@@ -8,3 +8,4 @@ export * from './py/pickle';
 export * from './py/zip';
 export * from './py/torch-checkpoint';
 export * from './py/numpy-pickle';
+export * from './py/safetensors';

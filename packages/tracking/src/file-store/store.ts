@@ -118,10 +118,9 @@ export class FileStore implements RunSource {
 
   /** Creates the root as MLflow does on first use: the Default experiment (id 0) and `.trash`. */
   ensureRoot(): void {
-    if (!fs.existsSync(this.root)) {
-      fs.mkdirSync(this.root, { recursive: true });
-      this.writeExperimentMeta(DEFAULT_EXPERIMENT.id, DEFAULT_EXPERIMENT.name);
-    }
+    fs.mkdirSync(this.root, { recursive: true });
+    // MLflow does this for a root that does not exist yet; an empty folder counts as new here.
+    if (this.experimentDirs(true).length === 0) this.writeExperimentMeta(DEFAULT_EXPERIMENT.id, DEFAULT_EXPERIMENT.name);
     fs.mkdirSync(path.join(this.root, TRASH), { recursive: true });
   }
 

@@ -1,4 +1,4 @@
-import { FileStore, FileTracker, openTracker, parseMetaYaml, TRUNCATED_PARAMS_TAG } from '@facecoreset/tracking';
+import { FileStore, FileTracker, openTracker, parseMetaYaml, TRUNCATED_PARAMS_TAG } from '../src';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';

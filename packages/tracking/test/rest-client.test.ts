@@ -1,4 +1,4 @@
-import { MlflowApiError, MlflowRestClient, SERVER_BATCH_LIMITS, type MetricPoint } from '@facecoreset/tracking';
+import { MlflowApiError, MlflowRestClient, SERVER_BATCH_LIMITS, type MetricPoint } from '../src';
 import { FakeMlflowServer } from './support/fake-mlflow-server';
 
 const FAST = { timeoutMs: 400, retries: 3, backoffMs: 5, maxBackoffMs: 20 };
@@ -173,7 +173,7 @@ describe('credentials', () => {
   test('MLFLOW_TRACKING_TOKEN is sent as Bearer; never in errors or log lines', async () => {
     server.expectedAuth = `Bearer ${SECRET_TOKEN}`;
     const logs: string[] = [];
-    const { openRestClient } = await import('@facecoreset/tracking');
+    const { openRestClient } = await import('../src');
     const client = openRestClient(server.url, { MLFLOW_TRACKING_TOKEN: SECRET_TOKEN }, { ...FAST, log: (l) => logs.push(l) });
     expect(await client.getExperimentByName('Default')).toBeDefined();
     expect(server.requests[0].headers.authorization).toBe(`Bearer ${SECRET_TOKEN}`);
@@ -189,7 +189,7 @@ describe('credentials', () => {
   test('MLFLOW_TRACKING_USERNAME/PASSWORD are sent as Basic; user:password@ in the URI too; never shown', async () => {
     const basic = `Basic ${Buffer.from(`alice:${PASSWORD}`).toString('base64')}`;
     server.expectedAuth = basic;
-    const { openRestClient } = await import('@facecoreset/tracking');
+    const { openRestClient } = await import('../src');
     const fromEnv = openRestClient(server.url, { MLFLOW_TRACKING_USERNAME: 'alice', MLFLOW_TRACKING_PASSWORD: PASSWORD }, FAST);
     expect(await fromEnv.getExperimentByName('Default')).toBeDefined();
     const inUrl = openRestClient(server.url.replace('http://', `http://alice:${encodeURIComponent(PASSWORD)}@`), {}, FAST);

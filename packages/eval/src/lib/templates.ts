@@ -137,6 +137,10 @@ export async function computeTemplateDescriptors(faces: FaceFeatures, index: Tem
     if (!aggregator.rowScale) throw new InputError(`faceness weighting applies to weighted-mean aggregators (mean, norm-weighted), not '${aggregator.name}'`);
     scales = faces.faceness;
   }
+  // Each job's float32 vector, summed per template in job order (media ascending) afterwards:
+  // jobs run grouped by size, and float32 sums depend on the order.
+  const jobVectors = new Float32Array(jobs.length * dim);
+  const jobNumber = new Map<SetJob, number>(jobs.map((job, j) => [job, j]));
   const templateDone = new Int32Array(nt);
   const jobsPerTemplate = new Int32Array(nt);
   for (const job of jobs) jobsPerTemplate[job.template]++;
@@ -152,17 +156,20 @@ export async function computeTemplateDescriptors(faces: FaceFeatures, index: Tem
       const k = result.coresetSize ?? 0;
       for (let s = 0; s < chunk.length; s++) {
         const job = chunk[s];
-        const dst = job.template * dim;
-        if (result.vector) for (let d = 0; d < dim; d++) sums[dst + d] += result.vector[s * dim + d];
+        const dst = (jobNumber.get(job) as number) * dim;
+        if (result.vector) jobVectors.set(result.vector.subarray(s * dim, (s + 1) * dim), dst);
         else {
           const nrm = result.norm[s];
-          for (let d = 0; d < dim; d++) sums[dst + d] += Math.fround(result.aggregate[s * dim + d] * nrm);
+          for (let d = 0; d < dim; d++) jobVectors[dst + d] = Math.fround(result.aggregate[s * dim + d] * nrm);
         }
         if (result.coresetIndices) for (let c = 0; c < k; c++) coresetLists[job.template].push(job.rows[result.coresetIndices[s * k + c]]);
         if (++templateDone[job.template] === jobsPerTemplate[job.template]) options.onProgress?.(1);
       }
     }
   }
+  jobs.forEach((job, j) => {
+    for (let d = 0; d < dim; d++) sums[job.template * dim + d] += jobVectors[j * dim + d];
+  });
   return finishDescriptors(sums, nt, dim, coresetLists);
 }
 

@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readTorchCheckpoint, TorchTensor, TORCH_DTYPE_SIZE, type TorchDtype } from '../src/py/torch-checkpoint';
+import { readTorchCheckpoint, requireTensor, TorchTensor, TORCH_DTYPE_SIZE, type TorchDtype } from '../src/py/torch-checkpoint';
 import { ZipArchive } from '../src/py/zip';
 import { readNpy } from '../src/py/npy-file';
 import { halfToFloat } from '../src/py/npy';
 import { InputError } from '../src/errors';
+import { PyDict } from '../src/py/pickle';
 
 const REF = path.resolve(__dirname, '../../../../shared/fixtures/reference');
 const FIX = path.resolve(__dirname, 'fixtures');
@@ -125,6 +126,48 @@ describe('readTorchCheckpoint', () => {
       expect({ key, shape: ck.stateDict.get(key)!.shape, dtype: ck.stateDict.get(key)!.dtype }).toEqual({ key, ...info });
     }
     expect(ck.hyperParameters.arch).toBe('ir_18');
+  });
+
+  it('reads a torch-style checkpoint written without torch: strided views, Parameter, every storage dtype', () => {
+    const expected = JSON.parse(fs.readFileSync(path.join(FIX, 'torch_like_expected.json'), 'utf8')) as Record<
+      string,
+      { storage: string; storage_type: string; offset: number; shape: number[]; stride: number[]; requires_grad: boolean; values: string[] }
+    >;
+    const ck = readTorchCheckpoint(fs.readFileSync(path.join(FIX, 'torch_like.ckpt')), 'tiny.ckpt');
+    expect(ck.prefix).toBe('tiny');
+    expect([...ck.stateDict.keys()]).toEqual(Object.keys(expected));
+    const dtypes: Record<string, TorchDtype> = { FloatStorage: 'float32', DoubleStorage: 'float64', LongStorage: 'int64', IntStorage: 'int32', HalfStorage: 'float16', BFloat16Storage: 'bfloat16' };
+    for (const [key, e] of Object.entries(expected)) {
+      const t = ck.stateDict.get(key)!;
+      expect({ key, storage: t.storageKey, dtype: t.dtype, offset: t.storageOffset, shape: t.shape, stride: t.stride, requiresGrad: t.requiresGrad }).toEqual({
+        key,
+        storage: e.storage,
+        dtype: dtypes[e.storage_type],
+        offset: e.offset,
+        shape: e.shape,
+        stride: e.stride,
+        requiresGrad: e.requires_grad,
+      });
+      expect({ key, values: Array.from(t.data) }).toEqual({ key, values: e.values.map(Number) });
+      // rawBytes() widened the same way gives the same values: the writer side keeps the dtype.
+      expect(t.rawBytes().length).toBe(t.numel * TORCH_DTYPE_SIZE[t.dtype]);
+    }
+    expect(ck.stateDict.get('w_t')!.isContiguous).toBe(false);
+    expect(ck.storages.size).toBe(6);
+    expect(ck.hyperParameters).toEqual({ dtype: 'float32', milestones: [20] });
+    const sd = (ck.top as PyDict).get('state_dict') as PyDict;
+    expect(sd.attributes?.get('_metadata')).toBeInstanceOf(PyDict);
+  });
+
+  it('names the file and key for a missing or mis-shaped state_dict entry', () => {
+    const ck = readTorchCheckpoint(fs.readFileSync(path.join(FIX, 'torch_like.ckpt')), 'tiny.ckpt');
+    expect(requireTensor(ck.stateDict, 'w', [4, 6], 'tiny.ckpt').shape).toEqual([4, 6]);
+    expect(() => requireTensor(ck.stateDict, 'w', [6, 4], 'tiny.ckpt')).toThrow("tiny.ckpt: state_dict entry 'w' has shape [4, 6], expected [6, 4]");
+    expect(() => requireTensor(ck.stateDict, 'model.w_t', null, 'tiny.ckpt')).toThrow("tiny.ckpt: checkpoint has no state_dict entry 'model.w_t'; similar keys: w_t");
+  });
+
+  it('refuses big-endian storages', () => {
+    expect(() => readTorchCheckpoint(fs.readFileSync(path.join(FIX, 'torch_like_big_endian.ckpt')), 'be.ckpt')).toThrow('be.ckpt: checkpoint storages are big-endian; only little-endian checkpoints are supported');
   });
 
   it('tolerates unknown classes in hyper_parameters as inert data', () => {

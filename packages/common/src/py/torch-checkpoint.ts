@@ -329,3 +329,24 @@ function collectHyperParameters(top: unknown, file: string): Record<string, unkn
   }
   throw new InputError(`'hyper_parameters' is ${describePyValue(hp)}, expected a dict`, file);
 }
+
+/**
+ * The state_dict entry `key`, checked against the expected shape (null = any).
+ * @throws InputError naming the file and key when it is missing (with close names) or mis-shaped.
+ */
+export function requireTensor(stateDict: Map<string, TorchTensor>, key: string, expectedShape: number[] | null, file?: string): TorchTensor {
+  const t = stateDict.get(key);
+  if (!t) {
+    // Usual causes: a prefix differs ('model.', 'module.') or the module path changed.
+    const tail = key.split('.').slice(-2).join('.');
+    const keys = [...stateDict.keys()];
+    const prefixed = keys.filter((k) => k.endsWith(`.${key}`) || key.endsWith(`.${k}`));
+    const similar = (prefixed.length ? prefixed : keys.filter((k) => k.endsWith(tail))).slice(0, 3);
+    const hint = similar.length ? `; similar keys: ${similar.join(', ')}` : `; it has ${stateDict.size} entries`;
+    throw new InputError(`checkpoint has no state_dict entry '${key}'${hint}`, file);
+  }
+  if (expectedShape && (t.shape.length !== expectedShape.length || t.shape.some((d, i) => d !== expectedShape[i]))) {
+    throw new InputError(`state_dict entry '${key}' has shape [${t.shape.join(', ')}], expected [${expectedShape.join(', ')}]`, file);
+  }
+  return t;
+}

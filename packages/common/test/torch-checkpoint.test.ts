@@ -183,6 +183,11 @@ describe('readTorchCheckpoint', () => {
     );
   });
 
+  it("reads hyper_parameters kept in Lightning's AttributeDict (a dict subclass) as a plain object", () => {
+    const ck = readTorchCheckpoint(fs.readFileSync(path.join(FIX, 'hparams_attribute_dict.ckpt')), 'a.ckpt');
+    expect(ck.hyperParameters).toEqual({ lr: 0.1, arch: 'ir_18' });
+  });
+
   it('refuses a checkpoint whose pickle names os.system, naming file, offset and global', () => {
     const bytes = fs.readFileSync(path.join(FIX, 'evil_os_system.ckpt'));
     expect(() => readTorchCheckpoint(bytes, 'evil.ckpt')).toThrow(InputError);

@@ -107,7 +107,22 @@ def stdlib_fixtures():
     write('hparams_unknown_classes.pickle', pickle.dumps(ckpt_like, protocol=2))
     # The same, and the os.system pickle, as the data.pkl of a torch-style zip (stored entries).
     write('hparams_unknown_classes.ckpt', torch_style_zip(pickle.dumps(ckpt_like, protocol=2)))
+    # Lightning >= 1.x keeps hyper_parameters in an AttributeDict (a dict subclass): NEWOBJ + SETITEMS.
+    write('hparams_attribute_dict.ckpt', torch_style_zip(pickle.dumps({'hyper_parameters': attribute_dict(lr=0.1, arch='ir_18')}, protocol=2)))
     write('evil_os_system.ckpt', torch_style_zip(pickle.dumps({'state_dict': {}, 'x': RunsShellOnLoad()}, protocol=2)))
+
+
+def attribute_dict(**kw):
+    """An instance of a dict subclass named like Lightning's, without Lightning installed."""
+    import types
+    for name in ('lightning_fabric', 'lightning_fabric.utilities', 'lightning_fabric.utilities.data'):
+        sys.modules.setdefault(name, types.ModuleType(name))
+    mod = sys.modules['lightning_fabric.utilities.data']
+    cls = getattr(mod, 'AttributeDict', None)
+    if cls is None:
+        cls = type('AttributeDict', (dict,), {'__module__': mod.__name__})
+        mod.AttributeDict = cls
+    return cls(**kw)
 
 
 def torch_style_zip(data_pkl):

@@ -49,7 +49,8 @@ export function validateKey(kind: KeyKind, key: string): void {
   }
   // The file store turns keys into paths: a key must not resolve to another name.
   if (key.includes('..')) throw new InvalidKeyError(`invalid ${kind} key ${shown}: '..' is not allowed`);
-  const normalised = path.posix.normalize(key);
+  // Python's posixpath.normpath (what MLflow checks with) also drops a trailing '/'.
+  const normalised = path.posix.normalize(key).replace(/(.)\/+$/, '$1');
   if (normalised !== key || key.startsWith('/') || normalised === '.') {
     throw new InvalidKeyError(`invalid ${kind} key ${shown}: as a path it would resolve to ${JSON.stringify(normalised)} (no leading, trailing or double '/')`);
   }

@@ -37,6 +37,8 @@ export class FakeMlflowServer {
   readonly artifacts = new Map<string, Buffer>();
   /** Faults to inject, consumed in order, for requests whose path starts with the key. */
   readonly faults = new Map<string, Fault[]>();
+  /** Decides a fault from the request itself (checked before the queued faults). */
+  faultWhen?: (r: RecordedRequest) => Fault | undefined;
   /** When set, requests must carry exactly this Authorization header. */
   expectedAuth?: string;
   /** Page size of metrics/get-history when the client asks for more. */
@@ -91,7 +93,7 @@ export class FakeMlflowServer {
     const url = new URL(req.url ?? '/', 'http://x');
     const rec: RecordedRequest = { method: req.method ?? '', path: decodeURIComponent(url.pathname), query: url.searchParams, headers: req.headers, body: Buffer.concat(chunks) };
     this.requests.push(rec);
-    const fault = this.takeFault(rec.path);
+    const fault = this.faultWhen?.(rec) ?? this.takeFault(rec.path);
     const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
       res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
       res.end(JSON.stringify(body));

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readTorchCheckpoint, requireTensor, TorchTensor, TORCH_DTYPE_SIZE, type TorchDtype } from '../src/py/torch-checkpoint';
+import { readTorchCheckpoint, readTorchCheckpointFile, requireTensor, TorchTensor, TORCH_DTYPE_SIZE, type TorchDtype } from '../src/py/torch-checkpoint';
 import { ZipArchive } from '../src/py/zip';
 import { readNpy } from '../src/py/npy-file';
 import { halfToFloat } from '../src/py/npy';
@@ -197,6 +197,7 @@ describe('readTorchCheckpoint', () => {
   it('refuses the legacy format, non-zip bytes and a truncated archive clearly', () => {
     expect(() => readTorchCheckpoint(fs.readFileSync(path.join(FIX, 'plain_p2.pickle')), 'old.pt')).toThrow(/old\.pt: legacy torch\.save format.*re-save with torch>=1\.6/);
     expect(() => readTorchCheckpoint(new Uint8Array([1, 2, 3]), 'x.ckpt')).toThrow(/x\.ckpt: not a PyTorch checkpoint/);
+    expect(() => readTorchCheckpointFile('/nonexistent/m.ckpt')).toThrow('/nonexistent/m.ckpt: file not found');
     const good = fs.readFileSync(path.join(REF, 'aggregator/facecoresetnet_random.ckpt'));
     expect(() => readTorchCheckpoint(good.subarray(0, good.length - 100), 't.ckpt')).toThrow(/t\.ckpt: .*truncated/);
   });

@@ -3,6 +3,7 @@
  * running the pickle: `<prefix>/data.pkl` goes through the restricted unpickler with an allow-list
  * of the few globals torch writes; storages come from `<prefix>/data/<key>` entries, once per key.
  */
+import * as fs from 'node:fs';
 import { InputError } from '../errors';
 import { halfToFloat } from './npy';
 import { PyDict, PyObjectRecord, describePyValue, isPyTuple, pyDictToObject, unpickle, type PyAllowList, type PyTuple } from './pickle';
@@ -300,6 +301,12 @@ export function readTorchCheckpoint(bytes: Uint8Array, file = '<checkpoint>', op
     file: `${file}:${pkl.name}`,
   });
   return { top, stateDict: collectStateDict(top, file), hyperParameters: collectHyperParameters(top, file), storages, prefix };
+}
+
+/** Reads a checkpoint file; a missing file is an InputError naming it. */
+export function readTorchCheckpointFile(file: string, options: ReadTorchCheckpointOptions = {}): TorchCheckpoint {
+  if (!fs.existsSync(file)) throw new InputError('file not found', file);
+  return readTorchCheckpoint(fs.readFileSync(file), file, options);
 }
 
 function collectStateDict(top: unknown, file: string): Map<string, TorchTensor> {

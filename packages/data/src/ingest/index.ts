@@ -1,0 +1,4 @@
+export * from './common';
+export * from './recordio';
+export * from './folder';
+export * from './ijb';

@@ -1,1 +1,2 @@
 export * from './backend';
+export * from './backbone';

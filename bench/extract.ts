@@ -1,0 +1,120 @@
+/**
+ * Backbone extraction speed: images/s of the eval-mode IResNet forward at 112x112 on the chosen
+ * tfjs backend, next to the same network in PyTorch (bench/torch_backbone.py) when python3 can
+ * import torch. Random weights (speed does not depend on them); median of --runs batches after
+ * one warm-up batch.
+ *
+ *   npx tsx bench/extract.ts [--archs ir_18,ir_101] [--batch 16] [--runs 5] [--backend wasm] [--threads 2] [--json]
+ */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { IResNetInference, initBackend, initIResNetWeights, iresnetConfig, isIResNetArch } from '@facecoreset/model';
+
+interface Row {
+  arch: string;
+  batch: number;
+  backend: string;
+  images_per_s: number;
+  batch_ms: number;
+  torch_images_per_s?: number;
+  torch_batch_ms?: number;
+  torch_note?: string;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function timeOurs(arch: string, batch: number, runs: number): Promise<{ ms: number }> {
+  const weights = initIResNetWeights(iresnetConfig(arch as never), 1);
+  const model = IResNetInference.fromWeights(weights);
+  const x = tf.randomNormal([batch, 112, 112, 3]) as tf.Tensor4D;
+  const once = async () => {
+    const t0 = performance.now();
+    const out = model.forward(x);
+    await out.embedding.data();
+    await out.norm.data();
+    tf.dispose([out.embedding, out.norm]);
+    return performance.now() - t0;
+  };
+  await once();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) times.push(await once());
+  x.dispose();
+  model.dispose();
+  return { ms: median(times) };
+}
+
+function timeTorch(arch: string, batch: number, runs: number, threads: number): { ms?: number; note?: string } {
+  const probe = spawnSync('python3', ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) return { note: 'python3 cannot import torch' };
+  const script = path.join(__dirname, 'torch_backbone.py');
+  const r = spawnSync('python3', [script, '--arch', arch, '--batch', String(batch), '--runs', String(runs), '--threads', String(threads)], { encoding: 'utf8' });
+  if (r.status !== 0) return { note: `torch run failed: ${(r.stderr || '').trim().split('\n').pop()}` };
+  const res = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  return { ms: res.batch_ms, note: `torch ${res.torch}, ${res.threads} threads` };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      archs: { type: 'string', default: 'ir_18,ir_101' },
+      batch: { type: 'string', default: '16' },
+      runs: { type: 'string', default: '5' },
+      backend: { type: 'string' },
+      threads: { type: 'string', default: '2' },
+      json: { type: 'boolean', default: false },
+      'no-torch': { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const archs = values.archs.split(',');
+  for (const a of archs) if (!isIResNetArch(a)) throw new Error(`unknown arch '${a}'`);
+  const batch = Number(values.batch);
+  const runs = Number(values.runs);
+  const choice = await initBackend({ backend: values.backend });
+  const rows: Row[] = [];
+  for (const arch of archs) {
+    const ours = await timeOurs(arch, batch, runs);
+    const row: Row = { arch, batch, backend: choice.name, images_per_s: (batch / ours.ms) * 1000, batch_ms: ours.ms };
+    if (!values['no-torch']) {
+      const t = timeTorch(arch, batch, runs, Number(values.threads));
+      if (t.ms !== undefined) {
+        row.torch_batch_ms = t.ms;
+        row.torch_images_per_s = (batch / t.ms) * 1000;
+      }
+      row.torch_note = t.note;
+    }
+    rows.push(row);
+    if (!values.json) process.stderr.write(`done ${arch}\n`);
+  }
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ backend: choice.name, rows }) + '\n');
+    return;
+  }
+  const header = ['arch', 'batch', `ours (${choice.name}) img/s`, 'ms/batch', 'PyTorch img/s', 'ms/batch', 'ours / PyTorch'];
+  const lines = rows.map((r) => [
+    r.arch,
+    String(r.batch),
+    r.images_per_s.toFixed(2),
+    r.batch_ms.toFixed(0),
+    r.torch_images_per_s?.toFixed(2) ?? '-',
+    r.torch_batch_ms?.toFixed(0) ?? '-',
+    r.torch_images_per_s ? (r.images_per_s / r.torch_images_per_s).toFixed(2) + 'x' : '-',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cells: string[]) => '| ' + cells.map((c, i) => c.padStart(widths[i])).join(' | ') + ' |';
+  console.log(fmt(header));
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  for (const l of lines) console.log(fmt(l));
+  const notes = [...new Set(rows.map((r) => r.torch_note).filter(Boolean))];
+  if (notes.length) console.log(`PyTorch: ${notes.join('; ')}`);
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -16,3 +16,4 @@ export { openTracker, openRunSource, openRestClient, parseTrackingUri, MirroredT
 export { compareRuns, formatComparison, tarColumns, runLabel, type RunComparison, type TarColumn } from './compare/table';
 export { rocCurvesFromJson, rocOverlaySvg, findRocArtifacts, type RocCurve } from './compare/roc';
 export { loadComparison, selectRuns, type CompareSelection, type LoadedComparison } from './compare/load';
+export { FakeMlflowServer, type Fault, type RecordedRequest } from './testing/fake-mlflow-server';

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { compareRuns, FileStore, FileTracker, formatComparison, loadComparison, openRestClient, rocCurvesFromJson, rocOverlaySvg, syncStore } from '../src';
-import { FakeMlflowServer } from './support/fake-mlflow-server';
+import { FakeMlflowServer } from '../src/testing/fake-mlflow-server';
 
 async function evaluatedRuns(root: string): Promise<{ tracker: FileTracker; a: string; b: string; plain: string }> {
   const tracker = new FileTracker(new FileStore(root), 'demo');

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FileStore, FileTracker, MirroredTracker, openRestClient, openTracker, readTargetState, syncRun, syncStore, LOCAL_RUN_ID_TAG } from '../src';
-import { FakeMlflowServer } from './support/fake-mlflow-server';
+import { FakeMlflowServer } from '../src/testing/fake-mlflow-server';
 
 const FAST = { timeoutMs: 400, retries: 2, backoffMs: 5, maxBackoffMs: 20 };
 

@@ -1,5 +1,5 @@
 import { MlflowApiError, MlflowRestClient, SERVER_BATCH_LIMITS, type MetricPoint } from '../src';
-import { FakeMlflowServer } from './support/fake-mlflow-server';
+import { FakeMlflowServer } from '../src/testing/fake-mlflow-server';
 
 const FAST = { timeoutMs: 400, retries: 3, backoffMs: 5, maxBackoffMs: 20 };
 

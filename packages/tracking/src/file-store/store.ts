@@ -402,6 +402,19 @@ export class FileStore implements RunSource {
     };
   }
 
+  /** What sync needs to order runs, without reading metrics. */
+  runSummary(runId: string): { runId: string; startTime: number; parentRunId?: string; lifecycleStage: 'active' | 'deleted' } {
+    const { dir } = this.runDir(runId);
+    const meta = this.readRunMeta(dir);
+    const parentFile = path.join(dir, 'tags', 'mlflow.parentRunId');
+    return {
+      runId,
+      startTime: num(meta.start_time) ?? 0,
+      ...(fs.existsSync(parentFile) ? { parentRunId: fs.readFileSync(parentFile, 'utf8') } : {}),
+      lifecycleStage: meta.lifecycle_stage === 'deleted' ? 'deleted' : 'active',
+    };
+  }
+
   /** Run ids of an experiment (folders with a meta.yaml, reserved folders skipped). */
   runIds(experimentId: string): string[] {
     const exp = this.experimentDirs(true).find((e) => e.id === experimentId);

@@ -232,9 +232,14 @@ export async function syncStore(store: FileStore, client: MlflowRestClient, opti
   const report: SyncReport = { target, runs: [], failed: [], skipped: [] };
   if (!fs.existsSync(store.root)) return report;
   const experiments = store.listExperiments().filter((e) => !options.experiments || options.experiments.includes(e.name));
-  let runs = (await store.listRuns(experiments.map((e) => e.experimentId))).filter((r) => !options.runIds || options.runIds.includes(r.runId));
+  // Summaries only (no metric files): a store with many long runs stays cheap to scan when little changed.
+  let runs = experiments
+    .flatMap((e) => store.runIds(e.experimentId))
+    .filter((id) => !options.runIds || options.runIds.includes(id))
+    .map((id) => store.runSummary(id))
+    .filter((r) => r.lifecycleStage === 'active');
   if (options.queuedOnly) runs = runs.filter((r) => readTargetState(store.runDir(r.runId).dir, target) !== undefined);
-  runs.sort((a, b) => Number(Boolean(a.tags[PARENT_TAG])) - Number(Boolean(b.tags[PARENT_TAG])) || a.startTime - b.startTime);
+  runs.sort((a, b) => Number(Boolean(a.parentRunId)) - Number(Boolean(b.parentRunId)) || a.startTime - b.startTime);
 
   const ctx: SyncContext = { store, client, target, experiments: new Map(), inProgress: new Set(), log };
   for (let i = 0; i < runs.length; i++) {

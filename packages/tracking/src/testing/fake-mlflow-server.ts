@@ -1,5 +1,5 @@
 /**
- * A local HTTP server answering like an MLflow 3 tracking server (REST API 2.0 and the
+ * For tests (ours and other packages'): a local HTTP server answering like an MLflow 3 tracking server (REST API 2.0 and the
  * mlflow-artifacts proxy), in memory, with the server's documented errors and limits, plus
  * injected faults (HTTP errors, no answer, a dropped connection) to test the client against.
  */

@@ -8,3 +8,5 @@ export * from './image-check';
 export * from './align';
 export * from './features';
 export * from './ingest';
+export * from './cli';
+export * from './synth';

@@ -41,7 +41,7 @@ describe('compare', () => {
     expect(text).toMatch(/train\.lr\s+0\.01\s+0\.1|train\.lr\s+0\.1\s+0\.01/);
     expect(text).not.toContain('train.epochs');
     expect(formatComparison(loaded.comparison, { markdown: true }).split('\n')[1]).toMatch(/^\|-+\|/);
-    expect(loaded.curves.map((c) => c.label).sort()).toEqual(['lr-0.01 eval/facecoresetnet fcn', 'lr-0.1 eval/facecoresetnet']);
+    expect(loaded.curves.map((c) => c.label).sort()).toEqual([`lr-0.01 ${b.slice(0, 8)} eval/facecoresetnet fcn`, `lr-0.1 ${a.slice(0, 8)} eval/facecoresetnet`]);
     const svg = rocOverlaySvg(loaded.curves, { title: 'demo' });
     expect(svg.match(/<polyline /g)).toHaveLength(2);
     expect(svg).toContain('1e-6');
@@ -61,7 +61,7 @@ describe('compare', () => {
         params: c.comparison.differingParams,
         cols: c.comparison.tarColumns,
         values: c.comparison.runs.map((r) => [r.runName, r.metrics['tar_at_far_1e-4'].value]).sort(),
-        curves: c.curves.map((x) => [x.label, x.fpr, x.tpr]).sort(),
+        curves: c.curves.map((x) => [x.label.replace(/ \S{8} /, ' '), x.fpr, x.tpr]).sort(),
       });
       expect(strip(remote)).toEqual(strip(local));
       const remoteA = remote.comparison.runs.find((r) => r.tags['fcn.local_run_id'] === a);
@@ -69,6 +69,22 @@ describe('compare', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  test('a stage run is compared with its parent pipeline run\'s params', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fcn-cmp-'));
+    const tracker = new FileTracker(new FileStore(root), 'demo');
+    for (const lr of [0.1, 0.2]) {
+      const parent = await tracker.startRun({ name: `pipeline lr=${lr}` });
+      await tracker.logParams(parent, { train: { lr }, eval: { fars: [1e-4] } });
+      const evalRun = await tracker.startRun({ name: 'eval', parentRunId: parent });
+      await tracker.logParams(evalRun, { method: 'facecoresetnet' });
+      await tracker.logMetrics(evalRun, { 'tar_at_far_1e-4': 90 + lr });
+    }
+    const { comparison } = await loadComparison(new FileStore(root), { experiment: 'demo' });
+    expect(comparison.runs.map((r) => r.runName).sort()).toEqual(['pipeline lr=0.1 / eval', 'pipeline lr=0.2 / eval']);
+    expect(comparison.differingParams).toEqual(['train.lr']);
+    expect(comparison.runs[0].params).toMatchObject({ method: 'facecoresetnet', 'eval.fars': '[0.0001]' });
   });
 
   test('selection errors are clear', async () => {

@@ -39,8 +39,28 @@ export async function selectRuns(source: RunSource, selection: CompareSelection)
   return runs;
 }
 
+/**
+ * The pipeline logs the resolved config on the parent run and results on stage runs: a stage run
+ * is compared with its parent's params under its own, and named "<parent> / <stage>".
+ */
+async function withParents(source: RunSource, runs: RunRecord[]): Promise<RunRecord[]> {
+  const parents = new Map<string, RunRecord | undefined>();
+  const out: RunRecord[] = [];
+  for (const run of runs) {
+    const parentId = run.tags['mlflow.parentRunId'];
+    if (!parentId) {
+      out.push(run);
+      continue;
+    }
+    if (!parents.has(parentId)) parents.set(parentId, await source.getRun(parentId).catch(() => undefined));
+    const parent = parents.get(parentId);
+    out.push(parent ? { ...run, runName: `${parent.runName} / ${run.runName}`, params: { ...parent.params, ...run.params } } : run);
+  }
+  return out;
+}
+
 export async function loadComparison(source: RunSource, selection: CompareSelection): Promise<LoadedComparison> {
-  const runs = await selectRuns(source, selection);
+  const runs = await withParents(source, await selectRuns(source, selection));
   const curves: RocCurve[] = [];
   const rocProblems: string[] = [];
   for (const run of runs) {
@@ -55,7 +75,7 @@ export async function loadComparison(source: RunSource, selection: CompareSelect
       try {
         const doc = JSON.parse(new TextDecoder().decode(await source.readArtifact(run.runId, p)));
         const folder = p.split('/').slice(0, -1).join('/');
-        curves.push(...rocCurvesFromJson(doc, `${run.runName || run.runId.slice(0, 8)}${folder ? ' ' + folder : ''}`, where));
+        curves.push(...rocCurvesFromJson(doc, `${runLabel(run)}${folder ? ' ' + folder : ''}`, where));
       } catch (e) {
         rocProblems.push(`${where}: ${(e as Error).message}`);
       }

@@ -1,1 +1,13 @@
-export {};
+export * from './lib/views';
+export * from './lib/augment';
+export * from './lib/decode';
+export * from './lib/backbone-runner';
+export * from './lib/extract';
+export * from './lib/plan';
+export * from './io/input-table';
+export * from './io/checkpoint';
+export * from './io/features-parts';
+export * from './io/run-plan';
+export * from './io/merge';
+export * from './io/run';
+export * from './cli';

@@ -3,8 +3,10 @@
  * no URI or a path -> the local `mlruns/` file store; http(s):// -> the mirrored tracker, which
  * writes the local store first (the durable outbox) and forwards runs to the server.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeJsonAtomic } from '@facecoreset/common';
 import { FileStore } from './file-store/store';
 import { credentialsFromEnv, MlflowRestClient } from './rest/client';
 import { MlflowApiError, type HttpOptions } from './rest/http';
@@ -40,11 +42,17 @@ export function openRunSource(store: string | undefined, env: NodeJS.ProcessEnv 
   return target.kind === 'file' ? new FileStore(target.root) : openRestClient(target.url, env, http);
 }
 
+/** A file (not a folder, so MLflow ignores it) in the store root remembering that the server was down. */
+const UNREACHABLE_FILE = '.fcn-server-unreachable.json';
+/** How long other processes (the next pipeline stages) skip a server that just failed. */
+const UNREACHABLE_MEMORY_MS = 120_000;
+
 /**
  * Writes every run to the local store, then forwards it to the server when the run ends and on
- * close. A server that is down or slow costs at most one timeout: after the first network failure
- * nothing more is tried in this process, and the runs wait in the local store for the next run
- * or for `fcn mlflow sync --to <uri>`.
+ * close. A server that is down or slow costs one timeout per pipeline invocation: after a network
+ * failure nothing more is tried in this process, nor for two minutes by the other processes using
+ * the same store (the next stages), and the runs wait in the local store for the next run or for
+ * `fcn mlflow sync --to <uri>`.
  */
 export class MirroredTracker implements Tracker {
   private remoteDown = false;
@@ -56,6 +64,40 @@ export class MirroredTracker implements Tracker {
     private readonly log: (line: string) => void = () => undefined,
   ) {
     this.target = syncTargetKey(client);
+    const marker = this.readUnreachable();
+    if (marker !== undefined && Date.now() - marker < UNREACHABLE_MEMORY_MS) {
+      this.remoteDown = true;
+      this.log(`mlflow: ${this.client.location} did not answer ${Math.round((Date.now() - marker) / 1000)} s ago; runs stay in ${this.local.store.root} for the next run or 'fcn mlflow sync'`);
+    }
+  }
+
+  private get unreachableFile(): string {
+    return path.join(this.local.store.root, UNREACHABLE_FILE);
+  }
+
+  private readUnreachable(): number | undefined {
+    try {
+      const m = JSON.parse(fs.readFileSync(this.unreachableFile, 'utf8')) as Record<string, number>;
+      return m[this.target];
+    } catch {
+      return undefined;
+    }
+  }
+
+  private writeUnreachable(at: number | undefined): void {
+    let m: Record<string, number> = {};
+    try {
+      m = JSON.parse(fs.readFileSync(this.unreachableFile, 'utf8'));
+    } catch {
+      if (at === undefined) return;
+    }
+    if (at === undefined) delete m[this.target];
+    else m[this.target] = at;
+    try {
+      writeJsonAtomic(this.unreachableFile, m);
+    } catch {
+      // Only an optimisation: never fail a run over it.
+    }
   }
 
   get experimentId(): string {
@@ -102,6 +144,7 @@ export class MirroredTracker implements Tracker {
     const message = this.client.http.redact(e instanceof Error ? e.message : String(e));
     if (e instanceof MlflowApiError && e.network) {
       this.remoteDown = true;
+      this.writeUnreachable(Date.now());
       this.log(`mlflow: server not reachable (${message}); runs are kept in ${this.local.store.root} and sent by the next run or by 'fcn mlflow sync --to ${this.client.location}'`);
     } else {
       this.log(`mlflow: could not send to ${this.client.location}: ${message}; kept in ${this.local.store.root}`);
@@ -113,6 +156,7 @@ export class MirroredTracker implements Tracker {
     if (this.remoteDown) return false;
     try {
       await syncRun(this.local.store, this.client, runId, this.log);
+      if (this.readUnreachable() !== undefined) this.writeUnreachable(undefined);
       return true;
     } catch (e) {
       this.noteFailure(e);
@@ -147,7 +191,7 @@ export interface OpenTrackerOptions {
 }
 
 /** Short timeouts for the pipeline's own sends: a slow server must not hold a stage up. */
-const PIPELINE_HTTP: HttpSettings = { timeoutMs: 15_000, retries: 2, backoffMs: 500, maxBackoffMs: 4000 };
+const PIPELINE_HTTP: HttpSettings = { timeoutMs: 10_000, retries: 1, backoffMs: 500, maxBackoffMs: 2000 };
 
 export async function openTracker(options: OpenTrackerOptions): Promise<Tracker> {
   const env = options.env ?? process.env;

@@ -44,7 +44,7 @@ describe('outbox: the local store keeps what the server did not get, and sync se
     expect(down).toBeInstanceOf(MirroredTracker);
     const first = await pipelineRun(down, 'first', artifactDir);
     await down.close();
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(Date.now() - started).toBeLessThan(10_000);
     expect(down.offline).toBe(true);
     expect(logs.filter((l) => l.includes('server not reachable'))).toHaveLength(1); // tried once, then left alone
     expect(logs.join('\n')).toContain(`fcn mlflow sync --to ${server.url}`);
@@ -52,12 +52,21 @@ describe('outbox: the local store keeps what the server did not get, and sync se
     expect((await store.getRun(first.child)).metrics.loss.step).toBe(1499);
     expect(readTargetState(store.runDir(first.parent).dir, server.url)).toMatchObject({ params: [] }); // queued, nothing sent
 
+    // The next stage, moments later, does not wait on the server again.
+    const nextStage = (await openTracker({ uri: server.url, mlrunsDir: root, experiment: 'demo', env: {}, http: FAST, log: (l) => logs.push(l) })) as MirroredTracker;
+    expect(nextStage.offline).toBe(true);
+    const stageRun = await nextStage.startRun({ name: 'stage' });
+    await nextStage.endRun(stageRun);
+    await nextStage.close();
+    expect(logs.filter((l) => l.includes('did not answer'))).toHaveLength(1);
+    fs.rmSync(path.join(root, '.fcn-server-unreachable.json')); // as if two minutes had passed
+
     await server.start(); // same URL
     const up = (await openTracker({ uri: server.url, mlrunsDir: root, experiment: 'demo', env: {}, http: FAST })) as MirroredTracker;
     const second = await pipelineRun(up, 'second', artifactDir);
     await up.close();
     expect(up.offline).toBe(false);
-    expect(server.runs.size).toBe(4);
+    expect(server.runs.size).toBe(5);
     const remoteOf = (local: string): string => readTargetState(store.runDir(local).dir, server.url)!.remoteRunId!;
     for (const { parent, child } of [first, second]) {
       const remoteChild = server.runs.get(remoteOf(child))!;
@@ -72,9 +81,27 @@ describe('outbox: the local store keeps what the server did not get, and sync se
 
     const before = server.requests.length;
     const again = await syncStore(store, openRestClient(server.url, {}, FAST));
-    expect(again.runs.map((r) => r.outcome)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged']);
+    expect(again.runs.map((r) => r.outcome)).toEqual(Array(5).fill('unchanged'));
     expect(server.requests.length).toBe(before); // nothing sent at all
-    expect(server.runs.size).toBe(4);
+    expect(server.runs.size).toBe(5);
+  });
+
+  test('a server that accepts connections but never answers costs one bounded wait; the runs are kept', async () => {
+    server.faultWhen = () => ({ kind: 'hang' });
+    const logs: string[] = [];
+    const started = Date.now();
+    const slow = (await openTracker({ uri: server.url, mlrunsDir: root, experiment: 'demo', env: {}, http: FAST, log: (l) => logs.push(l) })) as MirroredTracker;
+    const { child } = await pipelineRun(slow, 'slow', artifactDir);
+    await slow.close();
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeLessThan(8000); // one request: 3 attempts x 400 ms, then nothing more is tried (bound loose for a busy CI)
+    expect(slow.offline).toBe(true);
+    expect(logs.join('\n')).toMatch(/no answer within 400 ms/);
+    expect((await new FileStore(root).getRun(child)).status).toBe('FINISHED');
+    server.faultWhen = undefined;
+    const report = await syncStore(new FileStore(root), openRestClient(server.url, {}, FAST));
+    expect(report.failed).toEqual([]);
+    expect(report.runs.map((r) => r.outcome).sort()).toEqual(['created', 'created']);
   });
 
   test('new data on a synced run is sent incrementally (only the new points)', async () => {

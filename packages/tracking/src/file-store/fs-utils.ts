@@ -90,8 +90,3 @@ export function walkFiles(dir: string): string[] {
   if (fs.existsSync(dir)) visit('');
   return out.sort();
 }
-
-/** Blocks the thread for a few milliseconds (used only while waiting on a lock file). */
-export function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}

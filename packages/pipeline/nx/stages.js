@@ -25,16 +25,21 @@ function experimentName() {
   return process.env.FCN_EXPERIMENT || 'demo';
 }
 
+/** Where experiment configs live: configs/ of the workspace, or FCN_CONFIG_DIR (used by tests). */
+function configDir() {
+  return process.env.FCN_CONFIG_DIR ? path.resolve(WORKSPACE, process.env.FCN_CONFIG_DIR) : path.join(WORKSPACE, 'configs');
+}
+
 function configPath(experiment) {
-  return path.join(WORKSPACE, 'configs', `${experiment}.json`);
+  return path.join(configDir(), `${experiment}.json`);
 }
 
 /** The raw config (env substituted, not validated: validation happens in the stage runner). */
 function readRawConfig(experiment) {
   const file = configPath(experiment);
   if (!fs.existsSync(file)) {
-    const known = fs.existsSync(path.join(WORKSPACE, 'configs'))
-      ? fs.readdirSync(path.join(WORKSPACE, 'configs')).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json')).map((f) => f.replace(/\.json$/, ''))
+    const known = fs.existsSync(configDir())
+      ? fs.readdirSync(configDir()).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json')).map((f) => f.replace(/\.json$/, ''))
       : [];
     throw new Error(`FCN_EXPERIMENT=${experiment}: no config ${path.relative(WORKSPACE, file)} (known: ${known.join(', ')})`);
   }

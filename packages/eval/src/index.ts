@@ -5,3 +5,8 @@ export * from './lib/roc';
 export * from './lib/verification';
 export * from './lib/identification';
 export { createRowDotKernel, type RowDotKernel } from './lib/dot-kernel';
+export * from './lib/set-model';
+export * from './run';
+export * from './io/inputs';
+export * from './report/roc-plot';
+export { resultsJson, methodJson, coresetsJson, summaryTables, writeEvalOutputs, type EvalContext } from './report/outputs';

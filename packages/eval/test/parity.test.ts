@@ -6,11 +6,14 @@
 import * as path from 'node:path';
 import { readNpy } from '@facecoreset/common';
 import { computeTemplateDescriptors, evaluateIdentification, evaluateVerification, meanAggregator, normWeightedAggregator, resolvePairs, scorePairs, type Aggregator } from '../src';
-import { loadOfficialInputs } from '../src/io/inputs';
+import { loadOfficialInputs, type EvalInputs } from '../src/io/inputs';
 import { EXPECTED, IJB_MINI, expectedFloat64, expectedSummary, officialCsvRow } from './fixtures';
 
-const inputs = loadOfficialInputs(path.join(IJB_MINI, 'ijb_root'), 'IJBB', path.join(IJB_MINI, 'IJBB_ir101_webface4m.pickle'));
 const summary = expectedSummary();
+let inputs: EvalInputs;
+beforeAll(async () => {
+  inputs = await loadOfficialInputs(path.join(IJB_MINI, 'ijb_root'), 'IJBB', path.join(IJB_MINI, 'IJBB_ir101_webface4m.pickle'));
+});
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);

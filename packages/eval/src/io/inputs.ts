@@ -1,13 +1,14 @@
 /**
  * Evaluation inputs as users have them: the official IJB layout (`<root>/<IJBB|IJBC>/meta/...`)
- * with the official features pickle, read through the data package's meta readers and common's
- * restricted numpy unpickler; every array checked against the face list.
+ * with the official features pickle, read through the data package's meta and pickle readers
+ * (restricted unpickling); every array checked against the face list.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import { InputError, PyDict, isNpyArray, readNumpyPickle, type NpyArray } from '@facecoreset/common';
-import { readIjbMeta, type IjbDataset } from '@facecoreset/data';
-import { validateFaceFeatures, type FaceFeatures, type TemplateIndex } from '../lib/templates';
+import { Worker } from 'node:worker_threads';
+import { InputError } from '@facecoreset/common';
+import { ijbPaths, readFeaturesPickle, readIjbMeta, type FeatureArrays, type IjbDataset } from '@facecoreset/data';
+import type { FaceFeatures, TemplateIndex } from '../lib/templates';
 import type { TemplatePairs } from '../lib/pairs';
 import type { SubjectTemplates } from '../lib/identification';
 
@@ -24,6 +25,8 @@ export interface EvalInputs {
   index: TemplateIndex;
   /** Media id per face row. [N] */
   medias: Int32Array;
+  /** Image name per face row (for coreset reports). [N] */
+  images?: string[];
   faces: FaceFeatures;
   /** Flip-view features (unit rows and norms), when the input has them. */
   flip?: { features: Float32Array; norms: Float32Array };
@@ -33,10 +36,7 @@ export interface EvalInputs {
   fingerprints: FileFingerprint[];
 }
 
-export function fingerprintBytes(path: string, bytes: Uint8Array): FileFingerprint {
-  return { path, bytes: bytes.length, sha256: crypto.createHash('sha256').update(bytes).digest('hex') };
-}
-
+/** sha256 and size of a file, streamed in 8 MB chunks. */
 export function fingerprintFile(path: string): FileFingerprint {
   const hash = crypto.createHash('sha256');
   const fd = fs.openSync(path, 'r');
@@ -55,59 +55,77 @@ export function fingerprintFile(path: string): FileFingerprint {
   return { path, bytes: total, sha256: hash.digest('hex') };
 }
 
-/** An array entry of the features pickle, checked for dtype and shape. */
-function pickleArray(dict: PyDict, key: string, file: string, shapes: number[][], what: string): NpyArray {
-  const v = dict.get(key);
-  if (!isNpyArray(v)) throw new InputError(`has no numpy array '${key}'; expected a dict with img_feats, norms and faceness_scores`, file);
-  if (v.dtype !== 'float32' && v.dtype !== 'float64') throw new InputError(`'${key}' has dtype ${v.dtype}; expected float32 ${what}`, file);
-  const ok = shapes.some((s) => s.length === v.shape.length && s.every((d, i) => d < 0 || d === v.shape[i]));
-  if (!ok) throw new InputError(`'${key}' has shape [${v.shape.join(', ')}]; expected ${shapes.map((s) => `[${s.map((d) => (d < 0 ? 'N' : d)).join(', ')}]`).join(' or ')} (${what})`, file);
-  return v;
+// Plain JavaScript run in a worker thread (no TypeScript loader needed there).
+const HASH_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const out = [];
+for (const path of workerData) {
+  const hash = crypto.createHash('sha256');
+  const fd = fs.openSync(path, 'r');
+  const chunk = Buffer.allocUnsafe(8 << 20);
+  let total = 0;
+  for (;;) {
+    const n = fs.readSync(fd, chunk, 0, chunk.length, null);
+    if (n === 0) break;
+    hash.update(chunk.subarray(0, n));
+    total += n;
+  }
+  fs.closeSync(fd);
+  out.push({ path, bytes: total, sha256: hash.digest('hex') });
 }
-
-const toFloat32 = (a: NpyArray): Float32Array => (a.data instanceof Float32Array ? a.data : Float32Array.from(a.data as Float64Array));
+parentPort.postMessage(out);
+`;
 
 /**
- * Reads the official features pickle: dict {img_feats [N, D] unit, norms [N, 1] or [N], faceness_scores [N]}.
- * @param rows the face list's row count N, which every array must match
+ * Fingerprints files on another thread, so hashing a 1 GB features pickle overlaps with parsing
+ * it (the two cores of a small machine both work).
  */
-export function readFeaturesPickle(file: string, rows: number, faceListFile: string): { faces: FaceFeatures; fingerprint: FileFingerprint } {
-  if (!fs.existsSync(file)) throw new InputError('features pickle not found', file);
-  let bytes: Uint8Array | undefined = fs.readFileSync(file);
-  const fingerprint = fingerprintBytes(file, bytes);
-  const top = readNumpyPickle(bytes, file);
-  bytes = undefined; // the arrays own copies; let the file buffer go before aggregation
-  if (!(top instanceof PyDict)) throw new InputError('is not a pickled dict; expected {img_feats, norms, faceness_scores}', file);
-  const feats = pickleArray(top, 'img_feats', file, [[-1, -1]], 'unit features [N, D]');
-  const [n, dim] = feats.shape;
-  if (n !== rows) throw new InputError(`has ${n} feature rows but ${faceListFile} lists ${rows} faces; expected one feature row per face-list line`, file);
-  const norms = pickleArray(top, 'norms', file, [[n, 1], [n]], 'one norm per row');
-  const faceness = top.has('faceness_scores') ? pickleArray(top, 'faceness_scores', file, [[n], [n, 1]], 'one faceness score per row') : undefined;
-  const faces: FaceFeatures = { features: toFloat32(feats), norms: toFloat32(norms), faceness: faceness ? toFloat32(faceness) : undefined, count: n, dim };
-  validateFaceFeatures(faces, file);
-  return { faces, fingerprint };
+export function fingerprintFilesInBackground(paths: string[]): Promise<FileFingerprint[]> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(HASH_WORKER, { eval: true, workerData: paths });
+    worker.once('message', (m: FileFingerprint[]) => resolve(m));
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`fingerprint worker exited with code ${code}`));
+    });
+  });
+}
+
+/** Face rows in evaluation form from the data package's feature arrays (validated there: finite, unit rows, positive norms). */
+export function faceFeatures(f: FeatureArrays): FaceFeatures {
+  return { features: f.embeddings, norms: f.norms, faceness: f.faceness, count: f.rows, dim: f.dim };
 }
 
 /** The official layout: meta files under `<root>/<dataset>/meta` and the features pickle. */
-export function loadOfficialInputs(root: string, dataset: IjbDataset, featuresPickle: string, opts: { identification?: boolean } = {}): EvalInputs {
+export async function loadOfficialInputs(root: string, dataset: IjbDataset, featuresPickle: string, opts: { identification?: boolean } = {}): Promise<EvalInputs> {
+  if (!fs.existsSync(featuresPickle)) throw new InputError('features pickle not found', featuresPickle);
+  const paths = ijbPaths(root, dataset);
+  const hashing = fingerprintFilesInBackground([featuresPickle, paths.faceTidMid, paths.pairs].filter((f) => fs.existsSync(f)));
   const meta = readIjbMeta(root, dataset, { pairs: 'require', landmarks: 'skip', identification: opts.identification === false ? 'skip' : 'auto' });
   const pairs = meta.pairs;
   if (!pairs) throw new InputError('pair list not found', meta.paths.pairs);
-  const { faces, fingerprint } = readFeaturesPickle(featuresPickle, meta.faces.templateIds.length, meta.faces.file);
-  const fingerprints = [fingerprintFile(meta.faces.file), fingerprintFile(pairs.file), fingerprint];
+  const arrays = readFeaturesPickle(featuresPickle);
+  if (arrays.rows !== meta.faces.templateIds.length) {
+    throw new InputError(`has ${arrays.rows} feature rows but ${meta.faces.file} lists ${meta.faces.templateIds.length} faces; expected one feature row per face-list line`, featuresPickle);
+  }
   let identification: EvalInputs['identification'];
+  const listFiles: string[] = [];
   if (meta.identification) {
     const { galleries, probe } = meta.identification;
-    for (const l of [...galleries, probe]) fingerprints.push(fingerprintFile(l.file));
+    listFiles.push(...[...galleries, probe].map((l) => l.file));
     const asList = (l: typeof probe): SubjectTemplates => ({ templateIds: l.templateIds, subjectIds: l.subjectIds, file: l.file });
     identification = { galleries: galleries.map((g) => ({ name: g.name, list: asList(g) })), probe: asList(probe) };
   }
+  const fingerprints = [...(await hashing), ...listFiles.map(fingerprintFile)];
   return {
     dataset,
     faceListFile: meta.faces.file,
     index: meta.templates,
     medias: meta.faces.mediaIds,
-    faces,
+    images: meta.faces.images,
+    faces: faceFeatures(arrays),
     pairs: { file: pairs.file, t1: pairs.t1, t2: pairs.t2, labels: pairs.labels, lines: pairs.lines },
     identification,
     fingerprints,

@@ -47,29 +47,6 @@ export function buildTemplateIndex(templateOfRow: ArrayLike<number>): TemplateIn
   return { templateIds: ids, offsets, rows };
 }
 
-/**
- * Checks face rows before aggregation: every feature, norm (and faceness) value finite.
- * Throws InputError naming `file` and the first bad row.
- */
-export function validateFaceFeatures(faces: FaceFeatures, file: string): void {
-  const { features, norms, faceness, count, dim } = faces;
-  if (features.length !== count * dim) throw new InputError(`features hold ${features.length} values, expected ${count} rows of ${dim}`, file);
-  if (norms.length !== count) throw new InputError(`${norms.length} norms for ${count} feature rows; expected one norm per row`, file);
-  if (faceness && faceness.length !== count) throw new InputError(`${faceness.length} faceness scores for ${count} feature rows; expected one per row`, file);
-  for (let r = 0; r < count; r++) {
-    let acc = 0;
-    const base = r * dim;
-    for (let d = 0; d < dim; d++) acc += features[base + d] * 0; // NaN or ±Inf anywhere makes acc NaN
-    if (acc !== 0) {
-      let d = 0;
-      while (Number.isFinite(features[base + d])) d++;
-      throw new InputError(`feature row ${r} has ${features[base + d]} at column ${d}; expected finite values`, file, `row ${r}`);
-    }
-    if (!Number.isFinite(norms[r])) throw new InputError(`norm of feature row ${r} is ${norms[r]}; expected a finite number`, file, `row ${r}`);
-    if (faceness && !Number.isFinite(faceness[r])) throw new InputError(`faceness score of row ${r} is ${faceness[r]}; expected a finite number`, file, `row ${r}`);
-  }
-}
-
 /** Face rows in memory: unit features and their norms, row i = line i of the face list. */
 export interface FaceFeatures {
   /** Unit features. [N, D] */

@@ -5,3 +5,4 @@ export * from './fold';
 export * from './inference';
 export * from './preprocess';
 export * from './flip-fusion';
+export * from './train-ops';

@@ -12,7 +12,9 @@ import {
   int32Column,
   int64Column,
   listTableParts,
+  makeBatch,
   makeTypedTable,
+  PartedTableWriter,
   readParquetFile,
   utf8Column,
   writeTable,
@@ -70,17 +72,25 @@ export function sampleImages(count: number, size = 112): Uint8Array[] {
   return Array.from({ length: count }, (_, i) => (i % 2 === 0 ? encodeJpeg(patternRgb(i, size), size, size) : encodePng(patternRgb(i, size), size, size)));
 }
 
-/** Writes `<dir>/images/` from encoded images (image_id = 1000 + i, so ids differ from positions). */
-export function writeImagesTable(dir: string, images: readonly Uint8Array[], targetPartBytes?: number): void {
-  const n = images.length;
-  const table = makeTypedTable(imagesTable, {
-    image_id: int64Column(columnType(imagesTable, 'image_id'), Array.from({ length: n }, (_, i) => 1000 + i)),
-    label: int32Column(columnType(imagesTable, 'label'), Int32Array.from({ length: n }, (_, i) => i % 3)),
-    identity: utf8Column(columnType(imagesTable, 'identity'), Array.from({ length: n }, (_, i) => `id${i % 3}`)),
-    image: binaryColumn(columnType(imagesTable, 'image'), images),
-    source: utf8Column(columnType(imagesTable, 'source'), Array.from({ length: n }, (_, i) => `img${i}.jpg`)),
-  });
-  writeTable(dir, imagesTable, table, { targetPartBytes, rawColumns: ['image'] });
+/**
+ * Writes `<dir>/images/` from encoded images (image_id = 1000 + i, so ids differ from positions),
+ * `rowsPerPart` rows per Parquet part.
+ */
+export function writeImagesTable(dir: string, images: readonly Uint8Array[], rowsPerPart = images.length): void {
+  const writer = new PartedTableWriter(dir, imagesTable, { targetPartBytes: 1, rawColumns: ['image'] });
+  for (let at = 0; at < images.length; at += rowsPerPart) {
+    const ids = Array.from({ length: Math.min(rowsPerPart, images.length - at) }, (_, k) => at + k);
+    writer.add(
+      makeBatch(imagesTable, {
+        image_id: int64Column(columnType(imagesTable, 'image_id'), ids.map((i) => 1000 + i)),
+        label: int32Column(columnType(imagesTable, 'label'), Int32Array.from(ids, (i) => i % 3)),
+        identity: utf8Column(columnType(imagesTable, 'identity'), ids.map((i) => `id${i % 3}`)),
+        image: binaryColumn(columnType(imagesTable, 'image'), ids.map((i) => images[i])),
+        source: utf8Column(columnType(imagesTable, 'source'), ids.map((i) => `img${i}.jpg`)),
+      }),
+    );
+  }
+  writer.finish();
 }
 
 /** Writes `<dir>/aligned/` with the given face rows and raw RGB crops. */

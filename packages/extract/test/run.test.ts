@@ -3,6 +3,7 @@
  * bad inputs, and the CLI. A random-weights IResNet with small widths at 112x112 on wasm.
  */
 import { spawnSync } from 'node:child_process';
+import { Writable } from 'node:stream';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, UsageError } from '@facecoreset/common';
@@ -188,7 +189,7 @@ describe('fcn extract (CLI)', () => {
   it('runs end to end, prints progress and a summary, and resumes', async () => {
     const lines: string[] = [];
     const progress: string[] = [];
-    const stream = Object.assign(new (require('node:stream').Writable)({ write: (c: Buffer, _e: string, cb: () => void) => (progress.push(c.toString()), cb()) }), { isTTY: false });
+    const stream = Object.assign(new Writable({ write: (c: Buffer, _e: string, cb: () => void) => (progress.push(c.toString()), cb()) }), { isTTY: false });
     const io = { out: (l: string) => lines.push(l), progressStream: stream, progressIntervalMs: 0 };
     const out = path.join(root, 'cli');
     const args = ['--images', input, '--checkpoint', checkpoint, '--views', VIEWS, '--out', out, '--part-rows', '2', '--batch-size', '4', '--seed', '7', '--backend', 'wasm'];

@@ -6,3 +6,4 @@ export * from './inference';
 export * from './preprocess';
 export * from './flip-fusion';
 export * from './train-ops';
+export * from './trainable';

@@ -51,7 +51,7 @@ function referenceForward(p: Map<string, Arr>, x: Arr, mask?: Arr): { pre: Arr; 
     return r;
   };
   const w0 = config.widths[0];
-  let r = conv(x, 'input_layer.0.weight', w0, 3, 3, 1, 1);
+  const r = conv(x, 'input_layer.0.weight', w0, 3, 3, 1, 1);
   shape = r.shape;
   let h = prelu(bn(r.y, 'input_layer.1', w0), p.get('input_layer.2.weight')!, w0);
   for (const u of iresnetUnits(config)) {
@@ -118,7 +118,7 @@ describe.each(['wasm', 'cpu'])('trainable IResNet on %s', (backend) => {
     let pre: Float32Array = new Float32Array();
     const rT = tf.tensor2d(Float32Array.from(r), [B, config.embeddingSize]);
     // Loss Σ pre·R with its own gradient, so the test needs no registered gradient of Sum or Mul.
-    const loss = tf.customGrad((out: tf.Tensor) => ({ value: tf.sum(tf.mul(out, rT)), gradFunc: (dy: tf.Tensor) => tf.mul(dy, rT) }));
+    const loss = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({ value: tf.sum(tf.mul(args[0] as tf.Tensor, rT)), gradFunc: (dy: tf.Tensor) => tf.mul(dy, rT) }));
     const { grads } = tf.variableGrads(() => {
       const out = net.forwardTrain(xT, { dropout, dropoutSeed: seed });
       pre = out.dataSync() as Float32Array;

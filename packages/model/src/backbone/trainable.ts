@@ -212,7 +212,7 @@ export class TrainableIResNet {
   }
 
   private bnForward(name: string, x: tf.Tensor, affine: boolean, opts: TrainForwardOptions): BatchNormTrainResult {
-    const r = batchNormTrainForward(x, affine ? this.p(`${name}.weight`) : undefined, affine ? this.p(`${name}.bias`) : undefined, this.config.bnEps);
+    const r = batchNormTrainForward(x, affine ? this.p<tf.Tensor1D>(`${name}.weight`) : undefined, affine ? this.p<tf.Tensor1D>(`${name}.bias`) : undefined, this.config.bnEps);
     if (opts.updateRunningStats ?? true) {
       const m = opts.momentum ?? 0.1;
       const n = x.size / x.shape[x.rank - 1];
@@ -293,7 +293,7 @@ export class TrainableIResNet {
     const grads = new Map<string, tf.Tensor>();
     const bn = (s: BnSlots): BatchNormTrainSaved => ({ centered: saved[s.centered], invStd: saved[s.invStd] as tf.Tensor1D });
     const bnBack = (dy: tf.Tensor, name: string, s: BnSlots, affine = true): tf.Tensor => {
-      const r = batchNormTrainBackward(dy, bn(s), affine ? this.p(`${name}.weight`) : undefined);
+      const r = batchNormTrainBackward(dy, bn(s), affine ? this.p<tf.Tensor1D>(`${name}.weight`) : undefined);
       if (affine) {
         grads.set(`${name}.weight`, r.dgamma);
         grads.set(`${name}.bias`, r.dbeta);

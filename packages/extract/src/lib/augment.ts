@@ -47,14 +47,19 @@ export function flipHorizontal(img: RgbImage): RgbImage {
   return { width: w, height: h, data: out };
 }
 
-/** Bilinear sample with zero outside the image. */
-function sample(img: RgbImage, x: number, y: number, c: number): number {
+/**
+ * Bilinear sample of all three channels at (x, y), zero outside the image, into out[o..o+2].
+ * Per channel the terms are added in a fixed order (top-left, top-right, bottom-left, bottom-right).
+ */
+function sampleRgbInto(img: RgbImage, x: number, y: number, out: Uint8Array, o: number): void {
   const { width: w, height: h, data } = img;
   const x0 = Math.floor(x);
   const y0 = Math.floor(y);
   const fx = x - x0;
   const fy = y - y0;
-  let acc = 0;
+  let r = 0;
+  let g = 0;
+  let b = 0;
   for (let dy = 0; dy <= 1; dy++) {
     const yy = y0 + dy;
     if (yy < 0 || yy >= h) continue;
@@ -62,10 +67,16 @@ function sample(img: RgbImage, x: number, y: number, c: number): number {
     for (let dx = 0; dx <= 1; dx++) {
       const xx = x0 + dx;
       if (xx < 0 || xx >= w) continue;
-      acc += wy * (dx ? fx : 1 - fx) * data[(yy * w + xx) * 3 + c];
+      const wxy = wy * (dx ? fx : 1 - fx);
+      const s = (yy * w + xx) * 3;
+      r += wxy * data[s];
+      g += wxy * data[s + 1];
+      b += wxy * data[s + 2];
     }
   }
-  return acc;
+  out[o] = clamp8(r);
+  out[o + 1] = clamp8(g);
+  out[o + 2] = clamp8(b);
 }
 
 /** Resamples through an inverse affine map (output pixel -> source coordinates), zero fill. */
@@ -74,12 +85,7 @@ function warpAffine(img: RgbImage, inv: [number, number, number, number, number,
   const out = new Uint8Array(w * h * 3);
   const [a, b, c, d, e, f] = inv;
   for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const sx = a * x + b * y + c;
-      const sy = d * x + e * y + f;
-      const o = (y * w + x) * 3;
-      for (let ch = 0; ch < 3; ch++) out[o + ch] = clamp8(sample(img, sx, sy, ch));
-    }
+    for (let x = 0; x < w; x++) sampleRgbInto(img, a * x + b * y + c, d * x + e * y + f, out, (y * w + x) * 3);
   }
   return { width: w, height: h, data: out };
 }
@@ -93,8 +99,7 @@ export function resizeBilinear(img: RgbImage, nw: number, nh: number): RgbImage 
     const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), img.height - 1);
     for (let x = 0; x < nw; x++) {
       const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), img.width - 1);
-      const o = (y * nw + x) * 3;
-      for (let c = 0; c < 3; c++) out[o + c] = clamp8(sample(img, fx, fy, c));
+      sampleRgbInto(img, fx, fy, out, (y * nw + x) * 3);
     }
   }
   return { width: nw, height: nh, data: out };

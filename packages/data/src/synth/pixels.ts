@@ -1,0 +1,268 @@
+/**
+ * Pixel-level degradations on float RGB images ([height, width, 3], 0..255): exposure, Gaussian
+ * blur, down-scaling (area average down, bilinear up) and sensor noise.
+ */
+import { Random } from './random';
+
+export interface FloatImage {
+  data: Float32Array;
+  width: number;
+  height: number;
+}
+
+/** Multiplies by 2^(stops) and clips: over-exposure saturates, under-exposure crushes to black. */
+export function applyExposure(img: FloatImage, stops: number): void {
+  if (stops === 0) return;
+  const gain = Math.pow(2, stops);
+  const d = img.data;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i] * gain;
+    d[i] = v > 255 ? 255 : v;
+  }
+}
+
+/**
+ * Gaussian blur with clamped borders: a direct separable convolution for small sigma, from sigma 1
+ * up the recursive filter of Young & van Vliet (1995), whose cost does not grow with sigma. That
+ * filter's impulse response is wider than the sigma it is designed for (by 10-25%), so its design
+ * sigma is chosen by bisection to make the response's standard deviation exactly `sigma`.
+ * Both passes sweep memory in order (the vertical one row by row, all columns at once).
+ */
+export function gaussianBlur(img: FloatImage, sigma: number): void {
+  if (sigma < 0.05) return;
+  if (sigma < 1) directBlur(img, sigma);
+  else recursiveBlur(img, recursiveDesignSigma(sigma));
+}
+
+function directBlur(img: FloatImage, sigma: number): void {
+  const { width: w, height: h, data } = img;
+  const radius = Math.max(1, Math.ceil(3 * sigma));
+  const taps = 2 * radius + 1;
+  const kernel = new Float64Array(taps);
+  let sum = 0;
+  for (let i = -radius; i <= radius; i++) sum += kernel[i + radius] = Math.exp(-(i * i) / (2 * sigma * sigma));
+  for (let i = 0; i < taps; i++) kernel[i] /= sum;
+  const row = w * 3;
+  const tmp = new Float32Array(data.length);
+  // Horizontal: data -> tmp.
+  for (let y = 0; y < h; y++) {
+    const base = y * row;
+    for (let x = 0; x < w; x++) {
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      for (let k = 0; k < taps; k++) {
+        const sx = x + k - radius;
+        const o = base + (sx < 0 ? 0 : sx >= w ? w - 1 : sx) * 3;
+        const wk = kernel[k];
+        r += data[o] * wk;
+        g += data[o + 1] * wk;
+        b += data[o + 2] * wk;
+      }
+      const o = base + x * 3;
+      tmp[o] = r;
+      tmp[o + 1] = g;
+      tmp[o + 2] = b;
+    }
+  }
+  // Vertical: tmp -> data, whole rows at a time.
+  data.fill(0);
+  for (let y = 0; y < h; y++) {
+    const out = y * row;
+    for (let k = 0; k < taps; k++) {
+      const sy = y + k - radius;
+      const src = (sy < 0 ? 0 : sy >= h ? h - 1 : sy) * row;
+      const wk = kernel[k];
+      for (let i = 0; i < row; i++) data[out + i] += tmp[src + i] * wk;
+    }
+  }
+}
+
+interface RecursiveCoefficients {
+  gain: number;
+  b1: number;
+  b2: number;
+  b3: number;
+}
+
+function recursiveCoefficients(design: number): RecursiveCoefficients {
+  const q = design >= 2.5 ? 0.98711 * design - 0.9633 : 3.97156 - 4.14554 * Math.sqrt(1 - 0.26891 * design);
+  const q2 = q * q;
+  const q3 = q2 * q;
+  const b0 = 1.57825 + 2.44413 * q + 1.4281 * q2 + 0.422205 * q3;
+  const b1 = (2.44413 * q + 2.85619 * q2 + 1.26661 * q3) / b0;
+  const b2 = -(1.4281 * q2 + 1.26661 * q3) / b0;
+  const b3 = (0.422205 * q3) / b0;
+  return { gain: 1 - (b1 + b2 + b3), b1, b2, b3 };
+}
+
+/**
+ * One causal + anti-causal recursive pass over `count` lines of `length` samples, `channels`
+ * interleaved values per sample. Lines start `lineStep` apart and samples `sampleStep` apart, so the
+ * same code runs along rows (one line per row) and along columns (one "line" of all columns per
+ * row step, processed together).
+ */
+function recursivePass(data: Float32Array, c: RecursiveCoefficients, length: number, sampleStep: number, width: number): void {
+  const { gain, b1, b2, b3 } = c;
+  const w1 = new Float64Array(width);
+  const w2 = new Float64Array(width);
+  const w3 = new Float64Array(width);
+  const forward = new Float64Array(length * width);
+  for (let i = 0; i < width; i++) w1[i] = w2[i] = w3[i] = data[i];
+  for (let n = 0; n < length; n++) {
+    const at = n * sampleStep;
+    const fo = n * width;
+    for (let i = 0; i < width; i++) {
+      const v = gain * data[at + i] + b1 * w1[i] + b2 * w2[i] + b3 * w3[i];
+      forward[fo + i] = v;
+      w3[i] = w2[i];
+      w2[i] = w1[i];
+      w1[i] = v;
+    }
+  }
+  const last = (length - 1) * width;
+  for (let i = 0; i < width; i++) w1[i] = w2[i] = w3[i] = forward[last + i];
+  for (let n = length - 1; n >= 0; n--) {
+    const at = n * sampleStep;
+    const fo = n * width;
+    for (let i = 0; i < width; i++) {
+      const v = gain * forward[fo + i] + b1 * w1[i] + b2 * w2[i] + b3 * w3[i];
+      data[at + i] = v;
+      w3[i] = w2[i];
+      w2[i] = w1[i];
+      w1[i] = v;
+    }
+  }
+}
+
+function recursiveBlur(img: FloatImage, design: number): void {
+  const { width: w, height: h, data } = img;
+  const c = recursiveCoefficients(design);
+  // Along each row: samples are pixels (3 interleaved channels).
+  for (let y = 0; y < h; y++) recursivePass(data.subarray(y * w * 3, (y + 1) * w * 3), c, w, 3, 3);
+  // Along columns: samples are rows, all w·3 values of a row filtered together.
+  recursivePass(data, c, h, w * 3, w * 3);
+}
+
+/** Standard deviation of the recursive filter's impulse response for design sigma `design`. */
+function recursiveResponseStd(design: number): number {
+  const n = 2 * Math.ceil(10 * design) + 1;
+  const data = new Float32Array(n);
+  data[(n - 1) / 2] = 1;
+  recursivePass(data, recursiveCoefficients(design), n, 1, 1);
+  let mass = 0;
+  let m1 = 0;
+  let m2 = 0;
+  for (let i = 0; i < n; i++) {
+    mass += data[i];
+    m1 += i * data[i];
+    m2 += i * i * data[i];
+  }
+  const mean = m1 / mass;
+  return Math.sqrt(m2 / mass - mean * mean);
+}
+
+/** The design sigma whose response has standard deviation `sigma` (≥ 1). */
+function recursiveDesignSigma(sigma: number): number {
+  let lo = 0.5 * sigma;
+  let hi = sigma;
+  for (let i = 0; i < 30; i++) {
+    const mid = (lo + hi) / 2;
+    if (recursiveResponseStd(mid) < sigma) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+/** Reduces resolution by `factor` (area average) and scales back up (bilinear), in place. */
+export function downscaleAndBack(img: FloatImage, factor: number): void {
+  if (factor <= 1.001) return;
+  const { width: w, height: h, data } = img;
+  const sw = Math.max(2, Math.round(w / factor));
+  const sh = Math.max(2, Math.round(h / factor));
+  const small = new Float32Array(sw * sh * 3);
+  const fx = w / sw;
+  const fy = h / sh;
+  for (let y = 0; y < sh; y++) {
+    const y0 = Math.floor(y * fy);
+    const y1 = Math.max(y0 + 1, Math.floor((y + 1) * fy));
+    for (let x = 0; x < sw; x++) {
+      const x0 = Math.floor(x * fx);
+      const x1 = Math.max(x0 + 1, Math.floor((x + 1) * fx));
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      for (let yy = y0; yy < y1; yy++) {
+        for (let xx = x0; xx < x1; xx++) {
+          const o = (yy * w + xx) * 3;
+          r += data[o];
+          g += data[o + 1];
+          b += data[o + 2];
+        }
+      }
+      const n = (y1 - y0) * (x1 - x0);
+      const o = (y * sw + x) * 3;
+      small[o] = r / n;
+      small[o + 1] = g / n;
+      small[o + 2] = b / n;
+    }
+  }
+  for (let y = 0; y < h; y++) {
+    const sy = Math.min(sh - 1, Math.max(0, (y + 0.5) / fy - 0.5));
+    const y0 = Math.floor(sy);
+    const y1 = Math.min(sh - 1, y0 + 1);
+    const ty = sy - y0;
+    for (let x = 0; x < w; x++) {
+      const sx = Math.min(sw - 1, Math.max(0, (x + 0.5) / fx - 0.5));
+      const x0 = Math.floor(sx);
+      const x1 = Math.min(sw - 1, x0 + 1);
+      const tx = sx - x0;
+      const o = (y * w + x) * 3;
+      for (let c = 0; c < 3; c++) {
+        const a = small[(y0 * sw + x0) * 3 + c];
+        const b = small[(y0 * sw + x1) * 3 + c];
+        const cc = small[(y1 * sw + x0) * 3 + c];
+        const d = small[(y1 * sw + x1) * 3 + c];
+        data[o + c] = (a + (b - a) * tx) * (1 - ty) + (cc + (d - cc) * tx) * ty;
+      }
+    }
+  }
+}
+
+/** 65,536 standard-normal values drawn once from a fixed seed: two per 32-bit draw afterwards. */
+const NORMAL_TABLE = (() => {
+  const rng = Random.stream(0x5eed, 'normal-table');
+  return Float32Array.from({ length: 65536 }, () => rng.normal());
+})();
+
+/**
+ * Adds luminance noise (std `std`) plus weaker per-channel colour noise. The per-pixel draws come
+ * from a mulberry32 generator seeded by one draw of `rng` (fast enough for every pixel).
+ */
+export function addNoise(img: FloatImage, std: number, rng: Random): void {
+  if (std <= 0) return;
+  const d = img.data;
+  const chroma = 0.35 * std;
+  let state = rng.u32();
+  const next = (): number => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+  for (let i = 0; i < d.length; i += 3) {
+    const u = next();
+    const v = next();
+    const lum = NORMAL_TABLE[u & 0xffff] * std;
+    d[i] += lum + NORMAL_TABLE[u >>> 16] * chroma;
+    d[i + 1] += lum + NORMAL_TABLE[v & 0xffff] * chroma;
+    d[i + 2] += lum + NORMAL_TABLE[v >>> 16] * chroma;
+  }
+}
+
+/** Rounds (half to even) and clips to bytes. */
+export function toBytes(img: FloatImage): Uint8Array {
+  const clamped = new Uint8ClampedArray(img.data.length);
+  clamped.set(img.data);
+  return new Uint8Array(clamped.buffer);
+}

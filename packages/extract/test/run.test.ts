@@ -170,6 +170,14 @@ describe('bad input', () => {
     expect(fs.readdirSync(path.join(out, 'features'))).toEqual(['part-000000000000.parquet']);
   });
 
+  it('refuses an --out folder holding a features table it did not write', async () => {
+    const foreign = path.join(root, 'foreign', 'features');
+    fs.mkdirSync(foreign, { recursive: true });
+    fs.writeFileSync(path.join(foreign, 'part-00000.parquet'), 'from a features pickle');
+    await expect(runExtraction(opts('foreign'))).rejects.toThrow(/foreign\/features: holds a features table that fcn extract did not start \(no extract.json\)/);
+    expect(fs.existsSync(path.join(root, 'foreign', 'extract.json'))).toBe(false);
+  });
+
   it('names the row and size of an image that is not 112x112', async () => {
     const dir = path.join(root, 'small');
     writeImagesTable(dir, sampleImages(2, 64));

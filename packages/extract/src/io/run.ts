@@ -17,7 +17,7 @@ import { loadBackboneCheckpoint } from './checkpoint';
 import { FEATURES_DIR, listPartNames, removeStaleTempFiles, writeFeaturesPart } from './features-parts';
 import { openInputTable, InputRowReader } from './input-table';
 import { finishFeaturesTable, type FeaturesTableSummary } from './merge';
-import { adoptRunPlan, RUN_PLAN_FORMAT, RUN_PLAN_VERSION, type RunPlan } from './run-plan';
+import { adoptRunPlan, RUN_PLAN_FILE, RUN_PLAN_FORMAT, RUN_PLAN_VERSION, type RunPlan } from './run-plan';
 
 /** Input rows per part file by default: about 12 MB of features per part at D = 512 and 6 views. */
 export const DEFAULT_PART_ROWS = 1024;
@@ -88,6 +88,9 @@ export async function runExtraction(opts: ExtractRunOptions): Promise<ExtractRun
     dim: weights.config.embeddingSize,
   };
   const featuresDir = path.join(opts.out, FEATURES_DIR);
+  if (!fs.existsSync(path.join(opts.out, RUN_PLAN_FILE)) && listPartNames(featuresDir).length > 0) {
+    throw new InputError(`holds a features table that fcn extract did not start (no ${RUN_PLAN_FILE}); choose another --out folder`, featuresDir);
+  }
   fs.mkdirSync(featuresDir, { recursive: true });
   adoptRunPlan(opts.out, plan);
 

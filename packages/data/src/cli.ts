@@ -25,7 +25,6 @@ const defaultIo: CliIo = { out: (s) => process.stdout.write(s + '\n') };
 
 const COMMON_OPTIONS = `  --out <dir>            output folder (written under a temporary name, renamed when complete)
   --skip-bad             skip corrupt images, listing them in manifest.json, instead of failing
-  --compression <codec>  zstd (default), snappy or none
   --part-mb <n>          target size of each Parquet part file in MiB (default 128)
   --quiet                no progress line
   -h, --help             this help`;
@@ -34,13 +33,14 @@ export const INGEST_USAGE = {
   recordio: `Usage: fcn ingest recordio <dir|file.rec> --out <dir> [options]
 
 Converts an MXNet RecordIO set (train.rec + train.idx [+ train.lst]; insightface layout with a
-header record 0, or a plain one) into images/ and identities/ Parquet tables.
+header record 0, or a plain one) into images/ and identities/ Parquet tables. Image bytes are
+stored exactly as in the source (already compressed), so these tables are not compressed again.
 
 ${COMMON_OPTIONS}`,
   folder: `Usage: fcn ingest folder <root> --out <dir> [options]
 
 Converts <root>/<identity>/<image>.{jpg,jpeg,png} (identities sorted, labels 0..C-1) into
-images/ and identities/ Parquet tables.
+images/ and identities/ Parquet tables (image bytes stored as they are).
 
 ${COMMON_OPTIONS}`,
   ijb: `Usage: fcn ingest ijb <root> --dataset IJBB|IJBC --out <dir> [--features-pickle <file>] [--align] [options]
@@ -52,13 +52,13 @@ gallery_*/ and probe_mixed/ tables; --features-pickle adds the official pre-extr
   --dataset <name>       IJBB or IJBC
   --features-pickle <f>  the official features pickle (img_feats, norms, faceness_scores)
   --align                align loose_crop/ images with the 5-point landmarks
+  --compression <codec>  zstd (default), snappy or none
 ${COMMON_OPTIONS}`,
 };
 
 const commonFlags = {
   out: { type: 'string' },
   'skip-bad': { type: 'boolean' },
-  compression: { type: 'string' },
   'part-mb': { type: 'string' },
   quiet: { type: 'boolean' },
 } as const;
@@ -118,7 +118,7 @@ export async function ingestFolderMain(argv: string[], io: CliIo = defaultIo): P
 }
 
 export async function ingestIjbMain(argv: string[], io: CliIo = defaultIo): Promise<number> {
-  const { input, values } = parse(argv, { dataset: { type: 'string' }, 'features-pickle': { type: 'string' }, align: { type: 'boolean' } }, 'ijb');
+  const { input, values } = parse(argv, { dataset: { type: 'string' }, 'features-pickle': { type: 'string' }, align: { type: 'boolean' }, compression: { type: 'string' } }, 'ijb');
   const dataset = values.dataset;
   if (typeof dataset !== 'string' || !IJB_DATASETS.includes(dataset as IjbDataset)) throw new UsageError(`--dataset: expected IJBB or IJBC, got ${dataset ?? 'nothing'}`);
   const opts = commonOptions(values, io);

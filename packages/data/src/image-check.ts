@@ -31,10 +31,12 @@ function checkJpeg(b: Uint8Array): ImageCheck {
     }
     if (marker === 0xda) {
       if (width === 0 || height === 0) return { ok: false, reason: 'JPEG: scan before a frame header with a positive size' };
-      // Inside entropy-coded data 0xff is always followed by 0x00 or a restart marker, so the first
-      // 0xffd9 after the scan header is the real end of image; without it the file is truncated.
-      for (let i = b.indexOf(0xff, p + len); i >= 0 && i + 1 < b.length; i = b.indexOf(0xff, i + 1)) {
-        if (b[i + 1] === 0xd9) return { ok: true, format: 'jpeg', width, height };
+      // Inside entropy-coded data 0xff is always followed by 0x00 or a restart marker, so any
+      // 0xffd9 after the scan header is the end of image; without one the file is truncated.
+      // Searched from the end, where it normally is (possibly followed by padding).
+      const scanStart = p + len;
+      for (let i = b.lastIndexOf(0xd9); i > scanStart; i = b.lastIndexOf(0xd9, i - 1)) {
+        if (b[i - 1] === 0xff) return { ok: true, format: 'jpeg', width, height };
       }
       return { ok: false, reason: 'JPEG: truncated (no end-of-image marker after the scan data)' };
     }

@@ -33,10 +33,10 @@ describe('ingest CLI functions', () => {
   test('recordio: summary line, progress line with records, MB/s and ETA', async () => {
     const c = capture();
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fcn-cli-')), 'out');
-    expect(await ingestRecordioMain([path.join(FIX, 'recordio/insightface'), '--out', out, '--compression', 'snappy'], c.io)).toBe(0);
+    expect(await ingestRecordioMain([path.join(FIX, 'recordio/insightface'), '--out', out], c.io)).toBe(0);
     expect(c.out).toEqual([expect.stringMatching(/^wrote .*out: images 7 rows, identities 3 rows \(0\.0 MB\)$/)]);
     expect(c.progress.join('')).toMatch(/ingest recordio: 11\/11 records, [\d.]+ records\/s, [\d.]+ MB\/s, ETA 0s/);
-    expect(JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')).options.compression).toBe('snappy');
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')).options.compression).toBe('none');
   });
 
   test('folder and ijb run; --quiet silences progress', async () => {
@@ -46,7 +46,8 @@ describe('ingest CLI functions', () => {
     fs.mkdirSync(path.join(root, 'id0'), { recursive: true });
     fs.copyFileSync(path.join(FIX, '../fixtures-gen/tiny-b.jpg'), path.join(root, 'id0/a.jpg'));
     expect(await ingestFolderMain([root, '--out', path.join(parent, 'o1'), '--quiet'], c.io)).toBe(0);
-    expect(await ingestIjbMain([path.join(MINI, 'ijb_root'), '--dataset', 'IJBB', '--features-pickle', path.join(MINI, 'IJBB_ir101_webface4m.pickle'), '--out', path.join(parent, 'o2'), '--quiet'], c.io)).toBe(0);
+    expect(await ingestIjbMain([path.join(MINI, 'ijb_root'), '--dataset', 'IJBB', '--features-pickle', path.join(MINI, 'IJBB_ir101_webface4m.pickle'), '--out', path.join(parent, 'o2'), '--compression', 'snappy', '--quiet'], c.io)).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(parent, 'o2/manifest.json'), 'utf8')).options.compression).toBe('snappy');
     expect(c.progress).toEqual([]);
     expect(c.out[1]).toMatch(/faces 885 rows, pairs 1500 rows, gallery_S1 15 rows, gallery_S2 15 rows, probe_mixed 71 rows, features 885 rows/);
   });
@@ -57,6 +58,7 @@ describe('ingest CLI functions', () => {
       [ingestRecordioMain([path.join(FIX, 'recordio/insightface')], c.io), /^--out <dir> is required$/],
       [ingestRecordioMain(['a', 'b', '--out', 'x'], c.io), /^expected one input path, got a b/],
       [ingestRecordioMain(['a', '--out', 'x', '--bogus'], c.io), /Unknown option '--bogus'.*See fcn ingest recordio --help/],
+      [ingestIjbMain([MINI, '--dataset', 'IJBB', '--out', 'x', '--compression', 'lz4'], c.io), /^--compression: expected zstd, snappy or none, got lz4$/],
       [ingestIjbMain([MINI, '--dataset', 'IJBX', '--out', 'x'], c.io), /^--dataset: expected IJBB or IJBC, got IJBX$/],
       [ingestRecordioMain(['/nonexistent/dir', '--out', 'x'], c.io), /^\/nonexistent\/dir: not found; expected a folder with train\.rec and train\.idx/],
       [ingestRecordioMain([path.join(FIX, 'recordio/insightface'), '--out', 'x', '--part-mb', '0'], c.io), /^--part-mb: expected a positive number, got 0$/],

@@ -6,7 +6,8 @@ import { InputError, Rng } from '@facecoreset/common';
 import { Binary, FixedSizeList, Float32, Int32, Int64, Int8, Table, Utf8, type DataType, type TypeMap } from 'apache-arrow';
 import { binaryColumn, fixedSizeListColumn, float32Column, int32Column, int64Column, int8Column, makeBatch, utf8Column } from '../src/arrow-columns';
 import { iterateTableParts, listTableParts, PartedTableWriter, readTable, writeTable } from '../src/parquet';
-import { featuresTable, identitiesTable, ijbAlignedTable, ijbFacesTable, ijbIdentificationTable, ijbPairsTable, imagesTable, type TableSpec } from '../src/schemas';
+import { FlatParquetWriter } from '../src/parquet-stream';
+import { featuresTable, identitiesTable, ijbAlignedTable, ijbFacesTable, ijbIdentificationTable, ijbPairsTable, imagesTable, type ImagesType, type TableSpec } from '../src/schemas';
 
 /** Code points of 1 to 4 UTF-8 bytes. */
 const CHARS = Array.from('aZ9_/é字😀');
@@ -118,6 +119,64 @@ describe('Parquet tables (parquet-wasm + apache-arrow)', () => {
     for (const [col, codec] of meta.getRows()) expect(codec).toBe(spec === imagesTable && col === 'image' ? 'UNCOMPRESSED' : 'ZSTD');
     const groups = await conn.runAndReadAll(`select count(distinct (file_name, row_group_id)) from parquet_metadata('${glob}')`);
     expect(Number(groups.getRows()[0][0])).toBeGreaterThan(summary.parts);
+  });
+
+  test('FlatParquetWriter (plain TypeScript, used for the images table): parts, row groups and pages read back by parquet-wasm and DuckDB', async () => {
+    const g = generate(imagesTable, 300, 99);
+    const out = path.join(dir, 'flat');
+    const w = new FlatParquetWriter(out, imagesTable, { rowGroupBytes: 1500, targetPartBytes: 5000 });
+    for (const r of g.rows) w.append(imagesTable.schema.fields.map((f) => r[f.name] as bigint | number | string | Uint8Array));
+    const summary = w.finish();
+    expect(summary.rows).toBe(300);
+    expect(summary.parts).toBeGreaterThan(1);
+    const back = readTable(out, imagesTable);
+    for (const f of imagesTable.schema.fields) {
+      const column = back.getChild(f.name as keyof ImagesType)!;
+      expect(Array.from({ length: 300 }, (_, r) => plainOf(column.get(r)))).toEqual(g.rows.map((r) => r[f.name]));
+    }
+    const glob = path.join(out, 'images', '*.parquet');
+    const result = await conn.runAndReadAll(`select * from read_parquet('${glob}')`);
+    expect(result.columnTypes().map(String)).toEqual(['BIGINT', 'INTEGER', 'VARCHAR', 'BLOB', 'VARCHAR']);
+    const rows = result.getRows();
+    imagesTable.schema.fields.forEach((f, c) => expect(rows.map((r) => duckPlain(r[c]))).toEqual(g.rows.map((r) => r[f.name])));
+    const groups = await conn.runAndReadAll(`select count(distinct (file_name, row_group_id)) from parquet_metadata('${glob}')`);
+    expect(Number(groups.getRows()[0][0])).toBeGreaterThan(summary.parts);
+
+    const empty = new FlatParquetWriter(path.join(dir, 'flat-empty'), imagesTable).finish();
+    expect(empty).toMatchObject({ rows: 0, parts: 1 });
+    expect(readTable(path.join(dir, 'flat-empty'), imagesTable).numRows).toBe(0);
+    expect(Number((await conn.runAndReadAll(`select count(*) from read_parquet('${path.join(dir, 'flat-empty/images/*.parquet')}')`)).getRows()[0][0])).toBe(0);
+    expect(() => new FlatParquetWriter(dir, ijbPairsTable)).toThrow(/column label has type Int8; supported: Int32, Int64, Utf8, Binary/);
+    expect(() => new FlatParquetWriter(dir, ijbFacesTable)).toThrow(/column landmarks is nullable/);
+  });
+
+  test('FlatParquetWriter direct column: values written from a reused buffer before each overwrite, several pages per chunk', async () => {
+    const g = generate(imagesTable, 120, 5);
+    const out = path.join(dir, 'direct');
+    const w = new FlatParquetWriter(out, imagesTable, { rowGroupBytes: 900, targetPartBytes: 2500, directColumn: 'image' });
+    // Like the RecordIO scan: three rows per buffer fill, release() before the buffer is refilled.
+    const scratch = new Uint8Array(3 * 64);
+    g.rows.forEach((r, i) => {
+      if (i % 3 === 0) {
+        w.release();
+        scratch.fill(0xee);
+      }
+      const img = r.image as Uint8Array;
+      const at = (i % 3) * 64;
+      scratch.set(img, at);
+      w.append([r.image_id as bigint, r.label as number, r.identity as string, scratch.subarray(at, at + img.length), r.source as string]);
+    });
+    const summary = w.finish();
+    expect(summary).toMatchObject({ rows: 120 });
+    expect(summary.parts).toBeGreaterThan(1);
+    const back = readTable(out, imagesTable);
+    expect(Array.from({ length: 120 }, (_, r) => plainOf(back.getChild('image')!.get(r)))).toEqual(g.rows.map((r) => r.image));
+    expect(Array.from({ length: 120 }, (_, r) => back.getChild('source')!.get(r))).toEqual(g.rows.map((r) => r.source));
+    const glob = path.join(out, 'images', '*.parquet');
+    const rows = (await conn.runAndReadAll(`select image, image_id from read_parquet('${glob}')`)).getRows();
+    expect(rows.map((r) => duckPlain(r[0]))).toEqual(g.rows.map((r) => r.image));
+    expect(rows.map((r) => r[1])).toEqual(g.rows.map((r) => r.image_id));
+    expect(() => new FlatParquetWriter(out, imagesTable, { directColumn: 'source' })).toThrow(/direct column source must be a Binary column of images/);
   });
 
   test('PartedTableWriter streams batches into parts; iterateTableParts reads them one at a time', () => {

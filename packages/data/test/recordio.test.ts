@@ -91,6 +91,9 @@ describe('RecordIO on files written by an independent (Python struct) writer', (
       const reader = RecordIOReader.open(path.join(FIX, rec), null);
       try {
         const scanned = [...reader.scan({ chunkBytes: 64 })];
+        // Reusing the read buffer yields the same records (each looked at before the next read).
+        const reused = Array.from(reader.scan({ chunkBytes: 64, reuseBuffer: true }), (r) => ({ offset: r.offset, end: r.end, sha: sha256(r.payload) }));
+        expect(reused).toEqual(scanned.map((r) => ({ offset: r.offset, end: r.end, sha: sha256(r.payload) })));
         expect(scanned.map((r) => r.offset)).toEqual(expected[set].map((e) => e.offset));
         expect(scanned.map((r) => r.end - r.offset)).toEqual(expected[set].map((e) => e.framed_bytes));
         scanned.forEach((r, i) => {

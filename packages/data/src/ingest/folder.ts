@@ -9,9 +9,7 @@ import * as path from 'node:path';
 import { InputError, writeDirAtomic } from '@facecoreset/common';
 import { checkImageBytes } from '../image-check';
 import { buildManifest, SourceHasher, writeManifest, type DataManifest } from '../manifest';
-import { PartedTableWriter, writeTable } from '../parquet';
-import { identitiesTable, imagesTable } from '../schemas';
-import { identitiesArrowTable, ImagesBatcher, imagesParquetOptions, silentProgress, type IngestCommonOptions } from './common';
+import { silentProgress, writeIdentitiesTable, writeImagesTable, type IngestCommonOptions } from './common';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png'];
 
@@ -62,29 +60,27 @@ export async function ingestImageFolder(opts: IngestFolderOptions): Promise<Data
   const skipped: DataManifest['skipped'] = [];
   const progress = (opts.progress ?? silentProgress)('ingest folder', total);
   return writeDirAtomic(opts.out, async (tmp) => {
-    const images = new PartedTableWriter(tmp, imagesTable, imagesParquetOptions(opts));
-    const batcher = new ImagesBatcher(images);
     const hasher = new SourceHasher(listing.root);
     let imageId = 0;
-    listing.files.forEach((list, label) => {
-      for (const rel of list) {
-        const file = path.join(listing.root, rel);
-        const bytes = fs.readFileSync(file);
-        progress.tick(1, bytes.length);
-        hasher.addBytes(rel, bytes);
-        const check = checkImageBytes(bytes);
-        if (!check.ok) {
-          if (!opts.skipBad) throw new InputError(`corrupt image: ${check.reason} (use --skip-bad to skip and record it)`, file);
-          skipped.push({ where: rel, reason: check.reason });
-          continue;
+    const imagesSummary = await writeImagesTable(tmp, opts, ({ append }) =>
+      listing.files.forEach((list, label) => {
+        for (const rel of list) {
+          const file = path.join(listing.root, rel);
+          const bytes = fs.readFileSync(file);
+          progress.tick(1, bytes.length);
+          hasher.addBytes(rel, bytes);
+          const check = checkImageBytes(bytes);
+          if (!check.ok) {
+            if (!opts.skipBad) throw new InputError(`corrupt image: ${check.reason} (use --skip-bad to skip and record it)`, file);
+            skipped.push({ where: rel, reason: check.reason });
+            continue;
+          }
+          counts[label]++;
+          append(imageId++, label, listing.identities[label], bytes, rel);
         }
-        counts[label]++;
-        batcher.push(imageId++, label, listing.identities[label], bytes, rel);
-      }
-    });
-    batcher.flush();
-    const imagesSummary = images.finish();
-    const identitiesSummary = writeTable(tmp, identitiesTable, identitiesArrowTable(listing.identities, counts), { compression: opts.compression });
+      }),
+    );
+    const identitiesSummary = writeIdentitiesTable(tmp, listing.identities, counts);
     progress.finish();
     const manifest = buildManifest({
       kind: 'ingest-folder',
@@ -92,7 +88,7 @@ export async function ingestImageFolder(opts: IngestFolderOptions): Promise<Data
       tables: { images: imagesSummary, identities: identitiesSummary },
       counts: { files: total, images: imagesSummary.rows, identities: listing.identities.length, skipped: skipped.length, ignored: listing.ignored.length },
       skipped,
-      options: { skipBad: !!opts.skipBad, compression: opts.compression ?? 'zstd', ignored: listing.ignored.slice(0, 100) },
+      options: { skipBad: !!opts.skipBad, compression: 'none', ignored: listing.ignored.slice(0, 100) },
     });
     writeManifest(tmp, manifest);
     return manifest;

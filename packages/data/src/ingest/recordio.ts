@@ -10,13 +10,11 @@ import * as path from 'node:path';
 import { InputError, writeDirAtomic } from '@facecoreset/common';
 import { checkImageBytes } from '../image-check';
 import { buildManifest, fingerprintSource, writeManifest, type DataManifest } from '../manifest';
-import { PartedTableWriter, writeTable } from '../parquet';
 import { decodePartHeader, IRHEADER_BYTES, primaryLabel, unpackRecord } from '../recordio/framing';
 import { readLst } from '../recordio/index-file';
 import { detectLayout, isImageKey, type RecordIOLayout } from '../recordio/layout';
 import { RecordIOReader } from '../recordio/reader';
-import { identitiesTable, imagesTable } from '../schemas';
-import { identitiesArrowTable, ImagesBatcher, imagesParquetOptions, silentProgress, type IngestCommonOptions } from './common';
+import { silentProgress, writeIdentitiesTable, writeImagesTable, type IngestCommonOptions } from './common';
 
 export interface RecordIOFiles {
   rec: string;
@@ -112,34 +110,33 @@ export async function ingestRecordIO(opts: IngestRecordIOOptions): Promise<DataM
     const progress = (opts.progress ?? silentProgress)('ingest recordio', index.keys.length);
 
     return await writeDirAtomic(opts.out, async (tmp) => {
-      const images = new PartedTableWriter(tmp, imagesTable, imagesParquetOptions(opts));
-      const batcher = new ImagesBatcher(images);
       let scanned = 0;
-      for (const raw of reader.scan({ onRead: (bytes) => progress.tick(0, bytes) })) {
-        const key = offsetToKey.get(raw.offset);
-        if (key === undefined) throw new InputError(`.idx/.rec mismatch: the record at offset ${raw.offset} is not in ${path.basename(files.idx)}`, files.rec, `offset ${raw.offset}`);
-        scanned++;
-        progress.tick(1, 0);
-        if (!isImageKey(layout, key)) continue;
-        const where = `record ${key} @ offset ${raw.offset}`;
-        const { header, image } = unpackRecord(raw.payload, files.rec, where);
-        const label = denseOf.get(primaryLabel(header));
-        if (label === undefined || labelOfKey.get(key) !== primaryLabel(header)) throw new InputError(`record changed between the two passes (label ${primaryLabel(header)})`, files.rec, where);
-        const check = checkImageBytes(image);
-        if (!check.ok) {
-          if (!opts.skipBad) throw new InputError(`corrupt image: ${check.reason} (use --skip-bad to skip and record it)`, files.rec, where);
-          skipped.push({ where: `${recName}:${where}`, reason: check.reason });
-          continue;
+      const imagesSummary = await writeImagesTable(tmp, opts, ({ append, release }) => {
+        // One reused read buffer; image bytes go from it to the file, written before each refill.
+        for (const raw of reader.scan({ reuseBuffer: true, beforeRefill: release, onRead: (bytes) => progress.tick(0, bytes) })) {
+          const key = offsetToKey.get(raw.offset);
+          if (key === undefined) throw new InputError(`.idx/.rec mismatch: the record at offset ${raw.offset} is not in ${path.basename(files.idx)}`, files.rec, `offset ${raw.offset}`);
+          scanned++;
+          progress.tick(1, 0);
+          if (!isImageKey(layout, key)) continue;
+          const where = `record ${key} @ offset ${raw.offset}`;
+          const { header, image } = unpackRecord(raw.payload, files.rec, where);
+          const label = denseOf.get(primaryLabel(header));
+          if (label === undefined || labelOfKey.get(key) !== primaryLabel(header)) throw new InputError(`record changed between the two passes (label ${primaryLabel(header)})`, files.rec, where);
+          const check = checkImageBytes(image);
+          if (!check.ok) {
+            if (!opts.skipBad) throw new InputError(`corrupt image: ${check.reason} (use --skip-bad to skip and record it)`, files.rec, where);
+            skipped.push({ where: `${recName}:${where}`, reason: check.reason });
+            continue;
+          }
+          counts[label]++;
+          append(key, label, identities[label], image, `${recName}@${raw.offset}`);
         }
-        counts[label]++;
-        batcher.push(key, label, identities[label], image, `${recName}@${raw.offset}`);
-      }
+      });
       if (scanned !== index.keys.length) {
         throw new InputError(`.idx/.rec mismatch: ${path.basename(files.idx)} lists ${index.keys.length} records, ${recName} holds ${scanned}`, files.rec);
       }
-      batcher.flush();
-      const imagesSummary = images.finish();
-      const identitiesSummary = writeTable(tmp, identitiesTable, identitiesArrowTable(identities, counts), { compression: opts.compression });
+      const identitiesSummary = writeIdentitiesTable(tmp, identities, counts);
       progress.finish();
       const manifest = buildManifest({
         kind: 'ingest-recordio',
@@ -154,7 +151,7 @@ export async function ingestRecordIO(opts: IngestRecordIOOptions): Promise<DataM
           lstEntries: lst?.length ?? 0,
         },
         skipped,
-        options: { layout: layout.kind, skipBad: !!opts.skipBad, compression: opts.compression ?? 'zstd' },
+        options: { layout: layout.kind, skipBad: !!opts.skipBad, compression: 'none' },
       });
       writeManifest(tmp, manifest);
       return manifest;

@@ -20,6 +20,13 @@ export interface RawRecord {
 export interface ScanOptions {
   /** Bytes read per chunk (default 16 MiB). */
   chunkBytes?: number;
+  /**
+   * Reuse one read buffer: each yielded payload is then valid only until the next record is
+   * requested (copy it to keep it). Default false.
+   */
+  reuseBuffer?: boolean;
+  /** Called before the reused buffer is overwritten (the last moment to consume yielded views). */
+  beforeRefill?: () => void;
   /** Called after each chunk read with the bytes read, e.g. to drive a progress line. */
   onRead?: (bytes: number) => void;
 }
@@ -123,20 +130,29 @@ export class RecordIOReader {
   /** Reads every record from the start of the file in order, in large chunks. */
   *scan(opts: ScanOptions = {}): Generator<RawRecord> {
     const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK;
-    let buf = new Uint8Array(0);
+    let buf: Uint8Array = new Uint8Array(0);
     let bufStart = 0; // file offset of buf[0]
     let pos = 0; // file offset of the next unread byte in buf
+    let view = new DataView(buf.buffer);
     const ensure = (n: number, what: string): void => {
       const have = bufStart + buf.length - pos;
       if (have >= n) return;
       if (pos + n > this.size) {
         throw new InputError(`truncated: ${what} needs bytes ${pos}..${pos + n} but the file ends at ${this.size}`, this.recPath, `offset ${pos}`);
       }
-      // A fresh buffer each refill: payload views handed out earlier stay valid.
       const want = Math.min(Math.max(n, chunkBytes), this.size - pos);
-      const next = new Uint8Array(want);
+      opts.beforeRefill?.();
       const keep = buf.subarray(pos - bufStart);
-      next.set(keep, 0);
+      // Reusing one buffer avoids faulting in fresh memory on every refill (2-3x the read cost
+      // here); without reuse, payload views handed out earlier stay valid forever.
+      let next: Uint8Array;
+      if (opts.reuseBuffer && buf.length >= want) {
+        buf.copyWithin(0, pos - bufStart);
+        next = buf.length === want ? buf : buf.subarray(0, want);
+      } else {
+        next = new Uint8Array(want);
+        next.set(keep, 0);
+      }
       let got = keep.length;
       while (got < want) {
         const r = fs.readSync(this.fd, next, got, want - got, pos + got);
@@ -145,6 +161,7 @@ export class RecordIOReader {
       }
       opts.onRead?.(want - keep.length);
       buf = next;
+      view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
       bufStart = pos;
     };
     while (pos < this.size) {
@@ -152,7 +169,6 @@ export class RecordIOReader {
       const parts: Uint8Array[] = [];
       for (;;) {
         ensure(8, 'a part header');
-        const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
         const { cflag, length } = decodePartHeader(view, pos - bufStart, pos, this.recPath);
         if (parts.length === 0 ? cflag === 2 || cflag === 3 : cflag === 0 || cflag === 1) {
           throw new InputError(`unexpected continuation flag ${cflag} ${parts.length === 0 ? 'at the start of a record' : 'inside a multi-part record'}`, this.recPath, `offset ${pos}`);

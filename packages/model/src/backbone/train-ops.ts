@@ -22,11 +22,22 @@ export function conv2dForward(x: tf.Tensor4D, w: tf.Tensor4D, spec: Conv2dSpec):
   return tf.conv2d(x, w, spec.stride, spec.pad === 0 ? 'valid' : spec.pad);
 }
 
-/** Sum over every axis but the last: [..., C] -> [C], as a matMul (wasm reduces leading axes slowly). */
+/**
+ * Sum over every axis but the last: [..., C] -> [C]. On wasm, reductions over leading axes and
+ * [1, N] x [N, C] products with a long N are slow (5-20 passes' worth); an average pool over the
+ * whole map (one XNNPACK pass) followed by a [1, B] x [B, C] product is not.
+ */
 export function channelSum(x: tf.Tensor): tf.Tensor1D {
-  const c = x.shape[x.rank - 1];
-  const rows = x.size / c;
-  return tf.tidy(() => tf.reshape(tf.matMul(tf.ones([1, rows]), tf.reshape(x, [rows, c])), [c]));
+  return tf.tidy(() => {
+    const c = x.shape[x.rank - 1];
+    if (x.rank === 4) {
+      const [b, h, w] = x.shape;
+      const means = tf.reshape(tf.avgPool(x as tf.Tensor4D, [h, w], 1, 'valid'), [b, c]);
+      return tf.mul(tf.reshape(tf.matMul(tf.ones([1, b]), means), [c]), h * w) as tf.Tensor1D;
+    }
+    const rows = x.size / c;
+    return tf.reshape(tf.matMul(tf.ones([1, rows]), tf.reshape(x, [rows, c])), [c]);
+  });
 }
 
 /**
@@ -41,8 +52,49 @@ export function conv2dInputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, xShape: [number
       const rotated = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
       return tf.conv2d(dy, rotated, 1, kh - 1 - spec.pad === 0 ? 'valid' : kh - 1 - spec.pad);
     }
+    if (spec.stride === 2 && kh === kw) return stride2InputGrad(dy, w, xShape, spec.pad);
     return tf.conv2dTranspose(dy, w, xShape, spec.stride, spec.pad === 0 ? 'valid' : spec.pad);
   });
+}
+
+/**
+ * Input gradient of a stride-2 conv by phase decomposition: dx at (2a + py, 2b + px) is a small
+ * stride-1 correlation of dy around (a, b) with the taps k ≡ py + pad (mod 2) of the filter. All
+ * four phases come out of one forward conv with 4·I output channels, then get interleaved.
+ * (tfjs's Conv2DBackpropInput on wasm is several times slower.)
+ */
+function stride2InputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, xShape: [number, number, number, number], pad: number): tf.Tensor4D {
+  const [k, , inC, outC] = w.shape;
+  const [b, h, ww] = dy.shape;
+  // Offsets d = p − a of the dy rows feeding dx row 2a + ph, from k = ph + pad − 2d.
+  const taps: { ph: number; d: number; k: number }[] = [];
+  for (let ph = 0; ph < 2; ph++) for (let kk = 0; kk < k; kk++) if ((ph + pad - kk) % 2 === 0) taps.push({ ph, d: (ph + pad - kk) / 2, k: kk });
+  const dMin = Math.min(...taps.map((t) => t.d));
+  const dMax = Math.max(...taps.map((t) => t.d));
+  const span = dMax - dMin + 1;
+  // Selection matrix S [span·span·4, k·k]: phase filter tap (ty, tx, py, px) <- filter tap (ky, kx).
+  const sel = new Float32Array(span * span * 4 * k * k);
+  for (const ty of taps)
+    for (const tx of taps) {
+      const row = ((ty.d - dMin) * span + (tx.d - dMin)) * 4 + ty.ph * 2 + tx.ph;
+      sel[row * k * k + ty.k * k + tx.k] = 1;
+    }
+  const phaseFilter = tf.reshape(
+    tf.transpose(tf.reshape(tf.matMul(tf.tensor2d(sel, [span * span * 4, k * k]), tf.reshape(w, [k * k, inC * outC])), [span, span, 4, inC, outC]), [0, 1, 4, 2, 3]),
+    [span, span, outC, 4 * inC],
+  ) as tf.Tensor4D;
+  const padded = tf.pad(dy, [
+    [0, 0],
+    [-dMin, dMax],
+    [-dMin, dMax],
+    [0, 0],
+  ]);
+  const phases = tf.conv2d(padded as tf.Tensor4D, phaseFilter, 1, 'valid'); // [B, h, w, 4·I], channel (py·2 + px)·I + i
+  // Interleave: [B, h, w, py, px, I] -> [B, h, py, w, px, I] (a transpose; wasm's DepthToSpace is ~5x slower).
+  const full = tf.reshape(tf.transpose(tf.reshape(phases, [b, h, ww, 2, 2, inC]), [0, 1, 3, 2, 4, 5]), [b, 2 * h, 2 * ww, inC]);
+  const [, H, W] = xShape;
+  if (2 * h < H || 2 * ww < W) throw new Error(`stride-2 input gradient: dy ${h}x${ww} cannot cover x ${H}x${W}`);
+  return (2 * h === H && 2 * ww === W ? full : tf.slice(full, [0, 0, 0, 0], [b, H, W, inC])) as tf.Tensor4D;
 }
 
 /**
@@ -131,9 +183,11 @@ export function batchNormTrainBackward(
 /** Backward of PReLU y = x if x > 0 else α·x. @param x the PReLU input [..., C] @param alpha [C] */
 export function preluBackward(dy: tf.Tensor, x: tf.Tensor, alpha: tf.Tensor1D): { dx: tf.Tensor; dalpha: tf.Tensor1D } {
   return tf.tidy(() => {
-    const positive = tf.greater(x, 0);
-    const dx = tf.where(positive, dy, tf.mul(dy, alpha));
-    const dalpha = channelSum(tf.mul(dy, tf.minimum(x, 0)));
+    // Unary ops and channel broadcasts only: comparisons and min/max against a scalar are slow on wasm.
+    const positive = tf.step(x); // 1 where x > 0, else 0
+    const slope = tf.add(tf.mul(positive, tf.sub(1, alpha)), alpha); // 1 or α
+    const dx = tf.mul(dy, slope);
+    const dalpha = tf.neg(channelSum(tf.mul(dy, tf.relu(tf.neg(x))))) as tf.Tensor1D; // Σ dy·min(x, 0)
     return { dx, dalpha };
   });
 }

@@ -74,12 +74,13 @@ export function checkSchema<T extends TypeMap>(table: Table, spec: TableSpec<T>,
 export function decodeParquet<T extends TypeMap>(bytes: Uint8Array, spec: TableSpec<T>, file: string, columns?: readonly string[]): Table<T> {
   let table: Table;
   try {
-    const wasmTable = parquetWasm.readParquet(bytes, columns ? { columns: [...columns] } : undefined);
-    table = tableFromIPC(wasmTable.intoIPCStream());
+    // parquet-wasm 0.6.1 ignores its `columns` option, so the projection happens here.
+    table = tableFromIPC(parquetWasm.readParquet(bytes, { batchSize: 1 << 20 }).intoIPCStream());
   } catch (e) {
     throw new InputError(`not a readable Parquet file (${e instanceof Error ? e.message : String(e)})`, file);
   }
-  return checkSchema(table, spec, file, columns);
+  const full = checkSchema(table, spec, file);
+  return columns ? (full.select(columns as (keyof T & string)[]) as unknown as Table<T>) : full;
 }
 
 export function readParquetFile<T extends TypeMap>(file: string, spec: TableSpec<T>, columns?: readonly string[]): Table<T> {

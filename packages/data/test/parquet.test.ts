@@ -142,6 +142,10 @@ describe('Parquet tables (parquet-wasm + apache-arrow)', () => {
     const groups = await conn.runAndReadAll(`select count(distinct (file_name, row_group_id)) from parquet_metadata('${glob}')`);
     expect(Number(groups.getRows()[0][0])).toBeGreaterThan(summary.parts);
 
+    const projected = readTable(out, imagesTable, ['label', 'image_id']);
+    expect(projected.schema.fields.map((f) => f.name)).toEqual(['label', 'image_id']);
+    expect(Array.from(projected.getChild('label')!.toArray())).toEqual(g.rows.map((r) => r.label));
+
     const empty = new FlatParquetWriter(path.join(dir, 'flat-empty'), imagesTable).finish();
     expect(empty).toMatchObject({ rows: 0, parts: 1 });
     expect(readTable(path.join(dir, 'flat-empty'), imagesTable).numRows).toBe(0);

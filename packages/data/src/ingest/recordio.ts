@@ -113,11 +113,11 @@ export async function ingestRecordIO(opts: IngestRecordIOOptions): Promise<DataM
       let scanned = 0;
       const imagesSummary = await writeImagesTable(tmp, opts, ({ append, release }) => {
         // One reused read buffer; image bytes go from it to the file, written before each refill.
-        for (const raw of reader.scan({ reuseBuffer: true, beforeRefill: release, onRead: (bytes) => progress.tick(0, bytes) })) {
+        for (const raw of reader.scan({ reuseBuffer: true, beforeRefill: release })) {
           const key = offsetToKey.get(raw.offset);
           if (key === undefined) throw new InputError(`.idx/.rec mismatch: the record at offset ${raw.offset} is not in ${path.basename(files.idx)}`, files.rec, `offset ${raw.offset}`);
           scanned++;
-          progress.tick(1, 0);
+          progress.tick(1, raw.end - raw.offset);
           if (!isImageKey(layout, key)) continue;
           const where = `record ${key} @ offset ${raw.offset}`;
           const { header, image } = unpackRecord(raw.payload, files.rec, where);

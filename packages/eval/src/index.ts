@@ -6,6 +6,8 @@ export * from './lib/verification';
 export * from './lib/identification';
 export { createRowDotKernel, type RowDotKernel } from './lib/dot-kernel';
 export * from './lib/set-model';
+export * from './lib/pairs-parallel';
+export * from './lib/parallel';
 export * from './run';
 export * from './io/inputs';
 export * from './report/roc-plot';

@@ -5,7 +5,8 @@
 import { InputError, Progress } from '@facecoreset/common';
 import type { Aggregator } from './lib/aggregator';
 import { evaluateIdentification, type IdentificationResult } from './lib/identification';
-import { resolvePairs, scorePairs } from './lib/pairs';
+import { resolvePairs } from './lib/pairs';
+import { scorePairsParallel } from './lib/pairs-parallel';
 import { OFFICIAL_FARS } from './lib/roc';
 import { computeTemplateDescriptors, type FaceFeatures, type ProtocolOptions, type TemplateDescriptors } from './lib/templates';
 import { evaluateVerification, type VerificationResult } from './lib/verification';
@@ -35,6 +36,8 @@ export interface MethodRun {
   identification?: IdentificationResult;
   /** Wall time per phase, seconds. */
   timings: { aggregate: number; score: number; roc: number; identification?: number };
+  /** CPU time (user + system, all threads) per phase, seconds: comparable across busy and idle machines. */
+  cpu: { aggregate: number; score: number; roc: number; identification?: number };
 }
 
 /**
@@ -61,6 +64,10 @@ export function fuseFlip(faces: FaceFeatures, flip: { features: Float32Array; no
 }
 
 const seconds = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;
+const cpuSeconds = (start: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1e6;
+};
 
 export async function evaluateMethod(inputs: EvalInputs, aggregator: Aggregator, opts: MethodOptions): Promise<MethodRun> {
   const showProgress = opts.progress ?? true;
@@ -75,24 +82,39 @@ export async function evaluateMethod(inputs: EvalInputs, aggregator: Aggregator,
   const protocol: ProtocolOptions = opts.protocol === 'set' ? { protocol: 'set' } : { protocol: 'media', medias: inputs.medias, facenessWeighting: opts.facenessWeighting };
   const nt = inputs.index.templateIds.length;
   let t0 = process.hrtime.bigint();
+  let c0 = process.cpuUsage();
   const templateProgress = new Progress({ label: `${aggregator.name}: templates`, total: nt, unit: 'templates', silent: !showProgress });
   const descriptors = await computeTemplateDescriptors(faces, inputs.index, aggregator, protocol, { onProgress: (n) => templateProgress.tick(n) });
   templateProgress.finish();
   const aggregateTime = seconds(t0);
+  const aggregateCpu = cpuSeconds(c0);
   t0 = process.hrtime.bigint();
+  c0 = process.cpuUsage();
   const resolved = resolvePairs(inputs.pairs, inputs.index, inputs.faceListFile);
   const pairProgress = new Progress({ label: `${aggregator.name}: pairs`, total: resolved.a.length, unit: 'pairs', silent: !showProgress });
-  const scores = scorePairs(descriptors.features, descriptors.dim, resolved, { onProgress: (n) => pairProgress.tick(n) });
+  const scores = await scorePairsParallel(descriptors.features, descriptors.dim, resolved, { onProgress: (n) => pairProgress.tick(n) });
   pairProgress.finish();
   const scoreTime = seconds(t0);
+  const scoreCpu = cpuSeconds(c0);
   t0 = process.hrtime.bigint();
+  c0 = process.cpuUsage();
   const verification = evaluateVerification(scores, inputs.pairs.labels, opts.fars ?? OFFICIAL_FARS, inputs.pairs.file);
   const rocTime = seconds(t0);
-  const run: MethodRun = { method: aggregator.name, protocol: opts.protocol, descriptors, scores, verification, timings: { aggregate: aggregateTime, score: scoreTime, roc: rocTime } };
+  const run: MethodRun = {
+    method: aggregator.name,
+    protocol: opts.protocol,
+    descriptors,
+    scores,
+    verification,
+    timings: { aggregate: aggregateTime, score: scoreTime, roc: rocTime },
+    cpu: { aggregate: aggregateCpu, score: scoreCpu, roc: cpuSeconds(c0) },
+  };
   if ((opts.identification ?? true) && inputs.identification) {
     t0 = process.hrtime.bigint();
+    c0 = process.cpuUsage();
     run.identification = evaluateIdentification(descriptors, inputs.index, inputs.identification.galleries, inputs.identification.probe);
     run.timings.identification = seconds(t0);
+    run.cpu.identification = cpuSeconds(c0);
   }
   return run;
 }

@@ -1,5 +1,5 @@
 import { InputError } from '@facecoreset/common';
-import { buildTemplateIndex, createRowDotKernel, resolvePairs, scorePairs } from '../src';
+import { buildTemplateIndex, createRowDotKernel, resolvePairs, scorePairs, scorePairsParallel } from '../src';
 
 /** Deterministic pseudo-random numbers (mulberry32) for test data. */
 function random(seed: number): () => number {
@@ -70,6 +70,22 @@ describe('scorePairs', () => {
       expect(Math.abs(scores[i] - ref)).toBeLessThan(1e-15);
       expect(Math.abs(js[i] - ref)).toBeLessThan(1e-15);
     }
+  });
+});
+
+describe('scorePairsParallel', () => {
+  it('gives bit-identical scores on a worker thread plus the main thread', async () => {
+    const rnd = random(3);
+    const dim = 64;
+    const nt = 400;
+    const x = unitRows(nt, dim, rnd);
+    const p = 150_000;
+    const pairs = { a: Int32Array.from({ length: p }, () => Math.floor(rnd() * nt)), b: Int32Array.from({ length: p }, () => Math.floor(rnd() * nt)) };
+    let progressed = 0;
+    const parallel = await scorePairsParallel(x, dim, pairs, { threads: 1, onProgress: (n) => (progressed += n) });
+    const single = scorePairs(x, dim, pairs);
+    expect(progressed).toBe(p);
+    expect(Buffer.from(parallel.buffer).equals(Buffer.from(single.buffer))).toBe(true);
   });
 });
 

@@ -42,6 +42,8 @@ export interface Aggregator {
   readonly rowScale?: 'unit' | 'norm';
   /** Largest B·T the aggregator wants per call (memory); evaluation batches sets up to this. */
   readonly maxBatchRows?: number;
+  /** How many aggregate() calls evaluation may keep in flight (parallel aggregators); default 1. */
+  readonly concurrency?: number;
   aggregate(batch: SetBatch): AggregateBatch | Promise<AggregateBatch>;
 }
 

@@ -129,6 +129,37 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   return Uint8Array.from(bytes);
 }
 
+/** The same function with an imported shared memory (any size up to 4 GiB), for worker threads. */
+function sharedModuleBytes(): Uint8Array<ArrayBuffer> {
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [1, 0x60, 6, I32, I32, I32, I32, I32, I32, 0]),
+    ...section(2, [1, ...name('env'), ...name('memory'), 0x02, 0x03, 1, ...uleb(65536)]),
+    ...section(3, [1, 0]),
+    ...section(7, [1, ...name('score'), 0x00, 0]),
+    ...section(10, [1, ...scoreBody()]),
+  ];
+  return Uint8Array.from(bytes);
+}
+
+let sharedCompiled: WebAssembly.Module | null | undefined;
+
+/** The shared-memory module, or null without WebAssembly SIMD or threads (shared memory). */
+export function sharedKernelModule(): WebAssembly.Module | null {
+  if (sharedCompiled === undefined) {
+    try {
+      const bytes = sharedModuleBytes();
+      sharedCompiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+      if (sharedCompiled) new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    } catch {
+      sharedCompiled = null;
+    }
+  }
+  return sharedCompiled;
+}
+
+export type ScoreFunction = (rows: number, p1: number, p2: number, out: number, n: number, rowBytes: number) => void;
+
 interface KernelExports {
   memory: WebAssembly.Memory;
   score: (rows: number, p1: number, p2: number, out: number, n: number, rowBytes: number) => void;

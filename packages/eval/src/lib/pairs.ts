@@ -117,7 +117,7 @@ export function scorePairs(descriptors: Float64Array, dim: number, pairs: Resolv
 }
 
 /** A permutation of pair indices grouped by tile (counting sort on the tile key). */
-function tileOrder(pairs: ResolvedPairs, templates: number): Int32Array {
+export function tileOrder(pairs: ResolvedPairs, templates: number): Int32Array {
   const n = pairs.a.length;
   const tile = Math.max(TILE, Math.ceil(templates / 4096)); // at most 4096² tile keys
   const side = Math.ceil(templates / tile);

@@ -12,7 +12,7 @@
  *   weighting (weighted means only) and flip fusion (done on the rows beforehand, see features.ts).
  */
 import { InputError } from '@facecoreset/common';
-import { assertSetBatch, type Aggregator, type AggregateBatch } from './aggregator';
+import { assertSetBatch, type Aggregator, type AggregateBatch, type SetBatch } from './aggregator';
 
 /** Rows of the face list grouped by template. */
 export interface TemplateIndex {
@@ -122,30 +122,46 @@ export async function computeTemplateDescriptors(faces: FaceFeatures, index: Tem
   const jobsPerTemplate = new Int32Array(nt);
   for (const job of jobs) jobsPerTemplate[job.template]++;
   const maxRows = options.maxBatchRows ?? aggregator.maxBatchRows ?? 16384;
+  const jobCoresets: (number[] | undefined)[] = new Array(jobs.length);
+  const store = (chunk: SetJob[], batch: SetBatch, result: AggregateBatch): void => {
+    checkResult(result, batch, aggregator.name);
+    const k = result.coresetSize ?? 0;
+    for (let s = 0; s < chunk.length; s++) {
+      const job = chunk[s];
+      const j = jobNumber.get(job) as number;
+      const dst = j * dim;
+      if (result.vector) jobVectors.set(result.vector.subarray(s * dim, (s + 1) * dim), dst);
+      else {
+        const nrm = result.norm[s];
+        for (let d = 0; d < dim; d++) jobVectors[dst + d] = Math.fround(result.aggregate[s * dim + d] * nrm);
+      }
+      if (result.coresetIndices) jobCoresets[j] = Array.from(result.coresetIndices.subarray(s * k, (s + 1) * k), (c) => job.rows[c]);
+      if (++templateDone[job.template] === jobsPerTemplate[job.template]) options.onProgress?.(1);
+    }
+  };
+  // Up to `concurrency` calls in flight: an aggregator backed by worker threads resolves them in
+  // parallel; a synchronous one simply runs them one after the other.
+  const concurrency = Math.max(1, aggregator.concurrency ?? 1);
+  const inFlight = new Set<Promise<void>>();
   for (const group of groupBySize(jobs)) {
     const size = group[0].rows.length;
     const perCall = Math.max(1, Math.floor(maxRows / size));
     for (let start = 0; start < group.length; start += perCall) {
       const chunk = group.slice(start, start + perCall);
       const batch = gatherBatch(faces, chunk, size, dim, scales);
-      const result = await aggregator.aggregate(batch);
-      checkResult(result, batch, aggregator.name);
-      const k = result.coresetSize ?? 0;
-      for (let s = 0; s < chunk.length; s++) {
-        const job = chunk[s];
-        const dst = (jobNumber.get(job) as number) * dim;
-        if (result.vector) jobVectors.set(result.vector.subarray(s * dim, (s + 1) * dim), dst);
-        else {
-          const nrm = result.norm[s];
-          for (let d = 0; d < dim; d++) jobVectors[dst + d] = Math.fround(result.aggregate[s * dim + d] * nrm);
-        }
-        if (result.coresetIndices) for (let c = 0; c < k; c++) coresetLists[job.template].push(job.rows[result.coresetIndices[s * k + c]]);
-        if (++templateDone[job.template] === jobsPerTemplate[job.template]) options.onProgress?.(1);
-      }
+      const pending = Promise.resolve(aggregator.aggregate(batch)).then((result) => store(chunk, batch, result));
+      inFlight.add(pending);
+      void pending.finally(() => inFlight.delete(pending)).catch(() => undefined);
+      if (inFlight.size >= concurrency) await Promise.race(inFlight);
+      // Let the event loop deliver results from worker threads before the next local batch.
+      if (concurrency > 1) await new Promise((resolve) => setImmediate(resolve));
     }
   }
+  await Promise.all(inFlight);
   jobs.forEach((job, j) => {
     for (let d = 0; d < dim; d++) sums[job.template * dim + d] += jobVectors[j * dim + d];
+    const chosen = jobCoresets[j];
+    if (chosen) coresetLists[job.template].push(...chosen);
   });
   return finishDescriptors(sums, nt, dim, coresetLists);
 }
@@ -173,7 +189,7 @@ function groupBySize(jobs: SetJob[]): SetJob[][] {
   return [...bySize.keys()].sort((x, y) => x - y).map((s) => bySize.get(s) as SetJob[]);
 }
 
-function gatherBatch(faces: FaceFeatures, chunk: SetJob[], size: number, dim: number, scales: Float32Array | null) {
+function gatherBatch(faces: FaceFeatures, chunk: SetJob[], size: number, dim: number, scales: Float32Array | null): SetBatch {
   const features = new Float32Array(chunk.length * size * dim);
   const norms = new Float32Array(chunk.length * size);
   let o = 0;
@@ -193,7 +209,7 @@ function gatherBatch(faces: FaceFeatures, chunk: SetJob[], size: number, dim: nu
   return { features, norms, batch: chunk.length, size, dim };
 }
 
-function checkResult(result: AggregateBatch, batch: ReturnType<typeof gatherBatch>, name: string): void {
+function checkResult(result: AggregateBatch, batch: SetBatch, name: string): void {
   assertSetBatch(batch, name);
   const { batch: b, dim: d } = batch;
   if (result.aggregate.length !== b * d) throw new Error(`aggregator '${name}' returned ${result.aggregate.length} aggregate values, expected [${b}, ${d}]`);

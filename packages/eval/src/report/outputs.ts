@@ -88,6 +88,7 @@ export function methodJson(run: MethodRun): Record<string, unknown> {
     identification: run.identification ? identificationJson(run.identification) : null,
     coresets: run.descriptors.coresets.rows.length > 0 ? 'coresets.json' : null,
     timings_s: run.timings,
+    cpu_s: run.cpu,
   };
 }
 

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '@facecoreset/common';
-import { featuresTable, imagesTable, listTableParts, readParquetFile, readTable, validateFeatures } from '@facecoreset/data';
+import { featuresTable, imagesTable, iterateTableParts, listTableParts, readParquetFile, validateFeatures } from '@facecoreset/data';
 import { tableFromIPC } from 'apache-arrow';
 import * as parquetWasm from 'parquet-wasm';
 import { FeatureStore, featureStoreFromParts } from '../lib/feature-store';
@@ -26,8 +26,8 @@ export function featureTableDim(dir: string): number {
   const first = listTableParts(dir, { name: 'features' })[0];
   let listSize: unknown;
   try {
-    const t = tableFromIPC(parquetWasm.readParquet(fs.readFileSync(first), { columns: ['embedding'], limit: 1 }).intoIPCStream());
-    listSize = (t.schema.fields[0]?.type as { listSize?: number } | undefined)?.listSize;
+    const t = tableFromIPC(parquetWasm.readParquet(fs.readFileSync(first), { limit: 1 }).intoIPCStream());
+    listSize = (t.schema.fields.find((f) => f.name === 'embedding')?.type as { listSize?: number } | undefined)?.listSize;
   } catch (e) {
     throw new InputError(`cannot read the embedding column (${e instanceof Error ? e.message : String(e)})`, first);
   }
@@ -76,15 +76,22 @@ function columnFloat32(chunks: Float32Array[]): Float32Array {
   return out;
 }
 
-/** The label of every images-table row, in table order. */
+/**
+ * The label of every images-table row, in table order. Parts are read one at a time and only
+ * their labels kept (parquet-wasm 0.6's readParquet ignores column projection, so each part is
+ * decoded whole; one part at a time bounds the memory).
+ */
 export function readImageLabels(imagesDir: string): Int32Array {
   const dir = tableParent(imagesDir, imagesTable.name);
-  const table = readTable(dir, imagesTable, ['label']);
-  const out = new Int32Array(table.numRows);
+  const chunks: Int32Array[] = [];
+  for (const { table } of iterateTableParts(dir, imagesTable)) {
+    for (const chunk of table.getChild('label')!.data) chunks.push((chunk.values as Int32Array).slice(chunk.offset, chunk.offset + chunk.length));
+  }
+  const out = new Int32Array(chunks.reduce((s, c) => s + c.length, 0));
   let at = 0;
-  for (const chunk of table.getChild('label')!.data) {
-    out.set((chunk.values as Int32Array).subarray(chunk.offset, chunk.offset + chunk.length), at);
-    at += chunk.length;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
   }
   return out;
 }

@@ -7,10 +7,8 @@
  */
 import type { AggregatorTrainConfig } from '../config';
 import { FeatureStore, gatherFeatures } from './feature-store';
-import { stepRandomness } from './randomness';
 import { SamplerPosition, SetSampler } from './sampler';
-import { learningRatesAt } from './schedule';
-import type { AggregatorTrainer, LearningRates } from './trainer';
+import type { AggregatorTrainer, LearningRates, StepRandomness } from './trainer';
 import { ValidationTemplates, verifyTemplates } from './validation';
 
 /** Where training stands: `step` optimiser steps done; (epoch, batch) is the next batch. */
@@ -30,6 +28,8 @@ export interface StepMetrics {
   step: number;
   epoch: number;
   batch: number;
+  /** Sets in the batch (B). */
+  sets: number;
   setSize: number;
   loss: number;
   lr: LearningRates;
@@ -72,6 +72,10 @@ export interface TrainingLoopOptions {
   sampler: SetSampler;
   store: FeatureStore;
   trainer: AggregatorTrainer;
+  /** The random numbers of step k (a function of the seed and k only). */
+  randomness: (step: number) => StepRandomness;
+  /** Learning rates of each epoch (the schedule). */
+  learningRates: (epoch: number) => LearningRates;
   /** Held-out templates; without them there is no validation and no best checkpoint. */
   validation?: ValidationTemplates;
   start: { position: TrainPosition; best: BestRecord | null };
@@ -103,7 +107,6 @@ export function validate(trainer: AggregatorTrainer, store: FeatureStore, templa
 
 export async function runTrainingLoop(opts: TrainingLoopOptions): Promise<TrainingLoopResult> {
   const { config, sampler, store, trainer } = opts;
-  const schedule = { base: { gamma: config.gamma_lr, other: config.lr }, milestones: config.lr_milestones, gamma: config.lr_gamma };
   let position = { ...opts.start.position };
   let best = opts.start.best;
   const every = config.checkpoint.every_steps;
@@ -114,7 +117,7 @@ export async function runTrainingLoop(opts: TrainingLoopOptions): Promise<Traini
   };
   while (position.epoch < config.epochs) {
     const epoch = position.epoch;
-    const lr = learningRatesAt(schedule, epoch);
+    const lr = opts.learningRates(epoch);
     const batches = sampler.batchesInEpoch(epoch);
     const epochStart = Date.now();
     for (let b = position.batch; b < batches; b++) {
@@ -128,7 +131,7 @@ export async function runTrainingLoop(opts: TrainingLoopOptions): Promise<Traini
       const r = trainer.step(
         { features, norms, batch: batch.classes.length, setSize: batch.setSize, classes: batch.classes },
         lr,
-        stepRandomness(config.seed, position.step, config.dropout),
+        opts.randomness(position.step),
       );
       if (!Number.isFinite(r.loss)) throw new Error(`training diverged: loss is ${r.loss} at step ${position.step + 1} (epoch ${epoch}, batch ${b})`);
       const stepMs = performance.now() - t0;
@@ -138,6 +141,7 @@ export async function runTrainingLoop(opts: TrainingLoopOptions): Promise<Traini
         step: position.step,
         epoch,
         batch: b,
+        sets: batch.classes.length,
         setSize: batch.setSize,
         loss: r.loss,
         lr,

@@ -1,10 +1,10 @@
 import { encodeSafetensors, metadataToStrings } from '@facecoreset/common';
 import { paperAggregatorTrainConfig } from '../../src/config';
-import { decodeTrainCheckpoint, encodeTrainCheckpoint, TRAIN_CHECKPOINT_FORMAT, type TrainCheckpointMeta } from '../../src/lib/checkpoint';
+import { decodeTrainCheckpoint, encodeTrainCheckpoint, TRAINING_STATE_FORMAT, type TrainingState } from '../../src/lib/checkpoint';
 
-function meta(): TrainCheckpointMeta {
+function training(): TrainingState {
   return {
-    format: TRAIN_CHECKPOINT_FORMAT,
+    format: TRAINING_STATE_FORMAT,
     version: 1,
     kind: 'aggregator',
     model: { aggregator: { embeddingSize: 8 }, head: { classes: 3 } },
@@ -22,14 +22,15 @@ function meta(): TrainCheckpointMeta {
 }
 
 describe('training checkpoint codec', () => {
-  it('round-trips tensors bit for bit (incl. NaN payloads, -0, subnormals) and the metadata', () => {
+  it('round-trips tensors bit for bit (incl. NaN payloads, -0, subnormals), the training state and the model metadata', () => {
     const odd = new Float32Array([-0, 1e-45, NaN, Infinity, 3.4028234663852886e38, 0.1]);
     const tensors = new Map([
       ['aggregate_model.gamma', { shape: [], data: Float32Array.of(0.01) }],
       ['optimizer.exp_avg.x', { shape: [2, 3], data: odd }],
     ]);
-    const back = decodeTrainCheckpoint(encodeTrainCheckpoint(tensors, meta()), 'c.safetensors');
-    expect(back.meta).toEqual(meta());
+    const back = decodeTrainCheckpoint(encodeTrainCheckpoint(tensors, training(), { format: 'facecoreset.aggregator', version: 1 }), 'c.safetensors');
+    expect(back.training).toEqual(training());
+    expect(back.modelMetadata).toEqual({ format: 'facecoreset.aggregator', version: 1 });
     expect(Array.from(back.tensors.keys()).sort()).toEqual(Array.from(tensors.keys()).sort());
     for (const [k, t] of tensors) {
       expect(back.tensors.get(k)!.shape).toEqual(t.shape);
@@ -39,17 +40,20 @@ describe('training checkpoint codec', () => {
 
   it('refuses a safetensors file that is not a training checkpoint, naming the file', () => {
     const bytes = encodeSafetensors({ w: { dtype: 'F32', shape: [1], values: [1] } }, { format: '"pt"' });
-    expect(() => decodeTrainCheckpoint(bytes, 'x.safetensors')).toThrow('x.safetensors: not a training checkpoint (metadata format is "pt", expected "facecoreset.train-checkpoint")');
+    expect(() => decodeTrainCheckpoint(bytes, 'x.safetensors')).toThrow("x.safetensors: not a training checkpoint (no 'training' metadata)");
   });
 
-  it('refuses metadata that breaks the schema, naming the key', () => {
-    const m = { ...meta(), position: { step: -1, epoch: 0, batch: 0 } };
-    const bytes = encodeSafetensors({ w: { dtype: 'F32', shape: [1], values: [1] } }, metadataToStrings(m));
-    expect(() => decodeTrainCheckpoint(bytes, 'x.safetensors')).toThrow(/^x\.safetensors:position\.step: checkpoint metadata/);
+  it('refuses training metadata that breaks the schema, naming the key', () => {
+    const bytes = encodeSafetensors({ w: { dtype: 'F32', shape: [1], values: [1] } }, metadataToStrings({ training: { ...training(), position: { step: -1, epoch: 0, batch: 0 } } }));
+    expect(() => decodeTrainCheckpoint(bytes, 'x.safetensors')).toThrow(/^x\.safetensors:training\.position\.step: checkpoint training metadata/);
   });
 
   it('refuses non-float32 tensors', () => {
-    const bytes = encodeSafetensors({ w: { dtype: 'F16', shape: [1], values: [1] } }, metadataToStrings(meta()));
+    const bytes = encodeSafetensors({ w: { dtype: 'F16', shape: [1], values: [1] } }, metadataToStrings({ training: training() }));
     expect(() => decodeTrainCheckpoint(bytes, 'x.safetensors')).toThrow("x.safetensors: tensor 'w' is F16; training checkpoints hold F32 only");
+  });
+
+  it('keeps the training entry apart from the model metadata', () => {
+    expect(() => encodeTrainCheckpoint(new Map(), training(), { training: 1 })).toThrow(/may not use the key 'training'/);
   });
 });

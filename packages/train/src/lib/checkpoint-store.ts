@@ -27,7 +27,8 @@ export class CheckpointStore {
   /** Opens (creating) the folder and removes temporary files left by an interrupted write. */
   constructor(
     readonly outDir: string,
-    readonly keepLast: number,
+    /** May be changed later (e.g. once a resumed run's config is known). */
+    public keepLast: number,
   ) {
     if (!Number.isInteger(keepLast) || keepLast < 1) throw new Error(`CheckpointStore: keepLast must be a positive integer, got ${keepLast}`);
     this.checkpointDir = path.join(outDir, 'checkpoints');

@@ -60,37 +60,41 @@ const HASH_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const out = [];
-for (const path of workerData) {
-  const hash = crypto.createHash('sha256');
-  const fd = fs.openSync(path, 'r');
-  const chunk = Buffer.allocUnsafe(8 << 20);
-  let total = 0;
-  for (;;) {
-    const n = fs.readSync(fd, chunk, 0, chunk.length, null);
-    if (n === 0) break;
-    hash.update(chunk.subarray(0, n));
-    total += n;
+try {
+  const out = [];
+  for (const path of workerData) {
+    const hash = crypto.createHash('sha256');
+    const fd = fs.openSync(path, 'r');
+    const chunk = Buffer.allocUnsafe(8 << 20);
+    let total = 0;
+    for (;;) {
+      const n = fs.readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      hash.update(chunk.subarray(0, n));
+      total += n;
+    }
+    fs.closeSync(fd);
+    out.push({ path, bytes: total, sha256: hash.digest('hex') });
   }
-  fs.closeSync(fd);
-  out.push({ path, bytes: total, sha256: hash.digest('hex') });
+  parentPort.postMessage({ out });
+} catch (e) {
+  parentPort.postMessage({ error: String(e && e.message ? e.message : e) });
 }
-parentPort.postMessage(out);
 `;
 
 /**
  * Fingerprints files on another thread, so hashing a 1 GB features pickle overlaps with parsing
- * it (the two cores of a small machine both work).
+ * it (the two cores of a small machine both work). `cancel` stops the thread (after a failed load).
  */
-export function fingerprintFilesInBackground(paths: string[]): Promise<FileFingerprint[]> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(HASH_WORKER, { eval: true, workerData: paths });
-    worker.once('message', (m: FileFingerprint[]) => resolve(m));
+export function fingerprintFilesInBackground(paths: string[]): { result: Promise<FileFingerprint[]>; cancel: () => void } {
+  const worker = new Worker(HASH_WORKER, { eval: true, workerData: paths });
+  const result = new Promise<FileFingerprint[]>((resolve, reject) => {
+    worker.once('message', (m: { out?: FileFingerprint[]; error?: string }) => (m.out ? resolve(m.out) : reject(new Error(`fingerprinting inputs: ${m.error}`))));
     worker.once('error', reject);
-    worker.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`fingerprint worker exited with code ${code}`));
-    });
+    worker.once('exit', (code) => reject(new Error(`fingerprint worker stopped (exit code ${code})`)));
   });
+  result.catch(() => undefined); // awaited by the caller; never an unhandled rejection
+  return { result, cancel: () => void worker.terminate() };
 }
 
 /** Face rows in evaluation form from the data package's feature arrays (validated there: finite, unit rows, positive norms). */
@@ -103,13 +107,20 @@ export async function loadOfficialInputs(root: string, dataset: IjbDataset, feat
   if (!fs.existsSync(featuresPickle)) throw new InputError('features pickle not found', featuresPickle);
   const paths = ijbPaths(root, dataset);
   const hashing = fingerprintFilesInBackground([featuresPickle, paths.faceTidMid, paths.pairs].filter((f) => fs.existsSync(f)));
-  const meta = readIjbMeta(root, dataset, { pairs: 'require', landmarks: 'skip', identification: opts.identification === false ? 'skip' : 'auto' });
+  let meta: ReturnType<typeof readIjbMeta>;
+  let arrays: FeatureArrays;
+  try {
+    meta = readIjbMeta(root, dataset, { pairs: 'require', landmarks: 'skip', identification: opts.identification === false ? 'skip' : 'auto' });
+    arrays = readFeaturesPickle(featuresPickle);
+    if (arrays.rows !== meta.faces.templateIds.length) {
+      throw new InputError(`has ${arrays.rows} feature rows but ${meta.faces.file} lists ${meta.faces.templateIds.length} faces; expected one feature row per face-list line`, featuresPickle);
+    }
+  } catch (e) {
+    hashing.cancel();
+    throw e;
+  }
   const pairs = meta.pairs;
   if (!pairs) throw new InputError('pair list not found', meta.paths.pairs);
-  const arrays = readFeaturesPickle(featuresPickle);
-  if (arrays.rows !== meta.faces.templateIds.length) {
-    throw new InputError(`has ${arrays.rows} feature rows but ${meta.faces.file} lists ${meta.faces.templateIds.length} faces; expected one feature row per face-list line`, featuresPickle);
-  }
   let identification: EvalInputs['identification'];
   const listFiles: string[] = [];
   if (meta.identification) {
@@ -118,7 +129,7 @@ export async function loadOfficialInputs(root: string, dataset: IjbDataset, feat
     const asList = (l: typeof probe): SubjectTemplates => ({ templateIds: l.templateIds, subjectIds: l.subjectIds, file: l.file });
     identification = { galleries: galleries.map((g) => ({ name: g.name, list: asList(g) })), probe: asList(probe) };
   }
-  const fingerprints = [...(await hashing), ...listFiles.map(fingerprintFile)];
+  const fingerprints = [...(await hashing.result), ...listFiles.map(fingerprintFile)];
   return {
     dataset,
     faceListFile: meta.faces.file,

@@ -146,9 +146,19 @@ export class PartedTableWriter<T extends TypeMap> {
 
   add(batch: RecordBatch<T>): void {
     if (batch.numRows === 0) return;
-    this.pending.push(batch);
-    this.pendingBytes += arrowByteLength(new Table(batch));
-    if (this.pendingBytes >= (this.opts.targetPartBytes ?? DEFAULT_PART_BYTES)) this.flush();
+    const target = this.opts.targetPartBytes ?? DEFAULT_PART_BYTES;
+    const bytes = arrowByteLength(new Table(batch));
+    // A batch larger than a part (e.g. a whole features table) is split by rows. Slices share
+    // their parent's buffers, so their size is estimated rather than measured.
+    const rowsPerSlice = bytes > target ? Math.max(1, Math.floor((batch.numRows * target) / bytes)) : batch.numRows;
+    for (let start = 0; start < batch.numRows; start += rowsPerSlice) {
+      const end = Math.min(batch.numRows, start + rowsPerSlice);
+      const sliceBytes = (bytes * (end - start)) / batch.numRows;
+      if (this.pendingBytes > 0 && this.pendingBytes + sliceBytes > target) this.flush();
+      this.pending.push(rowsPerSlice === batch.numRows ? batch : batch.slice(start, end));
+      this.pendingBytes += sliceBytes;
+      if (this.pendingBytes >= target) this.flush();
+    }
   }
 
   addTable(table: Table<T>): void {

@@ -5,7 +5,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { InputError, Rng } from '@facecoreset/common';
 import { Binary, FixedSizeList, Float32, Int32, Int64, Int8, Table, Utf8, type DataType, type TypeMap } from 'apache-arrow';
 import { binaryColumn, fixedSizeListColumn, float32Column, int32Column, int64Column, int8Column, makeBatch, utf8Column } from '../src/arrow-columns';
-import { iterateTableParts, listTableParts, PartedTableWriter, readTable, writeTable } from '../src/parquet';
+import { arrowByteLength, iterateTableParts, listTableParts, PartedTableWriter, readTable, writeTable } from '../src/parquet';
 import { FlatParquetWriter } from '../src/parquet-stream';
 import { featuresTable, identitiesTable, ijbAlignedTable, ijbFacesTable, ijbIdentificationTable, ijbPairsTable, imagesTable, type ImagesType, type TableSpec } from '../src/schemas';
 
@@ -94,7 +94,7 @@ describe('Parquet tables (parquet-wasm + apache-arrow)', () => {
     const g = generate(spec, 101, 1000 + i);
     const out = path.join(dir, `t${i}`);
     // Tiny parts and row groups so part listing and row-group boundaries are exercised.
-    const summary = writeTable(out, spec, g.batches, { targetPartBytes: 400, rowGroupRows: 7, rawColumns: spec === imagesTable ? ['image'] : [] });
+    const summary = writeTable(out, spec, g.batches, { targetPartBytes: arrowByteLength(g.batches) / 4, rowGroupRows: 7, rawColumns: spec === imagesTable ? ['image'] : [] });
     expect(summary.rows).toBe(101);
     expect(summary.parts).toBeGreaterThan(1);
     expect(listTableParts(out, spec).length).toBe(summary.parts);
@@ -192,6 +192,17 @@ describe('Parquet tables (parquet-wasm + apache-arrow)', () => {
     expect(parts.length).toBe(s.parts);
     expect(parts.reduce((n, p) => n + p.table.numRows, 0)).toBe(60);
     expect(parts.flatMap((p) => Array.from(p.table.getChild('image_id')!.toArray() as BigInt64Array))).toEqual(g.rows.map((r) => r.image_id));
+  });
+
+  test('one batch larger than a part is split by rows into several parts', () => {
+    const dim = 16;
+    const spec = featuresTable(dim);
+    const g = generate(spec, 200, 3, 200);
+    expect(g.batches.batches.length).toBe(1);
+    const s = writeTable(path.join(dir, 'split'), spec, g.batches, { targetPartBytes: 4000 });
+    expect(s.parts).toBeGreaterThanOrEqual(4);
+    const back = readTable(path.join(dir, 'split'), spec);
+    expect(Array.from({ length: 200 }, (_, r) => plainOf(back.getChild('embedding')!.get(r)))).toEqual(g.rows.map((r) => r.embedding));
   });
 
   test('an empty table still has one readable part; a reader asking for the wrong schema is told which columns differ', () => {

@@ -1,0 +1,180 @@
+/**
+ * The AdaFace margin head (head.py), used to train the aggregator with a classification loss.
+ *
+ * Kernel W [D, C] (columns L2-normalised at use); cos = clamp(e·Ŵ, −1+ε, 1−ε). Every forward
+ * first moves the EMA batch statistics of the clipped norms n' = clip(n, 0.001, 100) (also in
+ * eval), then z = clip(h·(n' − mean)/(std + ε), −1, 1), and on the label column only
+ * θ' = clip(acos(cos) − m·z, ε, π − ε), cos' = cos θ' − (m + m·z). Logits = s·cos'.
+ * The norms never get gradients (the official code detaches them).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { Rng } from '@facecoreset/common';
+import { ParamTensor, StateDictTensor } from '../aggregator/params';
+import { l2Norm, matMul, oneHotFloat } from '../tf-ops';
+
+export const AdaFaceConfigSchema = z
+  .object({
+    /** Angular margin m (paper: 0.8). */
+    m: z.number().nonnegative().default(0.8),
+    /** Concentration h of the norm-to-margin map. */
+    h: z.number().positive().default(0.333),
+    /** Logit scale s. */
+    s: z.number().positive().default(48),
+    /** EMA rate of the batch statistics. */
+    tAlpha: z.number().gt(0).lte(1).default(0.01),
+    /** Clamp margin of the cosine and the angle. */
+    eps: z.number().positive().default(1e-3),
+  })
+  .strict();
+
+export type AdaFaceConfig = z.infer<typeof AdaFaceConfigSchema>;
+export type AdaFaceConfigInput = z.input<typeof AdaFaceConfigSchema>;
+
+/** The head's buffers (float32 values; `t` is stored but never used). */
+export interface AdaFaceBuffers {
+  t: number;
+  batchMean: number;
+  batchStd: number;
+}
+
+export const ADAFACE_STATE_PREFIX = 'head.';
+const NORM_CLIP_MIN = 0.001;
+const NORM_CLIP_MAX = 100;
+
+export interface AdaFaceForward {
+  /** [B, C] scaled logits */
+  logits: tf.Tensor2D;
+  /** [B, C] clamped cosines */
+  cosine: tf.Tensor2D;
+  /** [B] the margin scaler z per row */
+  marginScaler: Float32Array;
+}
+
+const f32 = Math.fround;
+
+export class AdaFaceHead {
+  private constructor(
+    readonly config: AdaFaceConfig,
+    /** [D, C] live values; the kernel is the head's only trainable parameter. */
+    readonly kernel: ParamTensor,
+    readonly buffers: AdaFaceBuffers,
+  ) {}
+
+  get embeddingSize(): number {
+    return this.kernel.shape[0];
+  }
+
+  get classes(): number {
+    return this.kernel.shape[1];
+  }
+
+  /**
+   * A fresh head as AdaFace initialises it: uniform(−1, 1) then every class column rescaled to
+   * unit L2 norm; buffers t = 0, batch_mean = 20, batch_std = 100.
+   */
+  static create(embeddingSize: number, classes: number, config: AdaFaceConfigInput = {}, seed = 0): AdaFaceHead {
+    const rng = Rng.stream(seed, 'adaface-init');
+    const D = embeddingSize;
+    const data = new Float32Array(D * classes);
+    for (let i = 0; i < data.length; i++) data[i] = 2 * rng.float() - 1;
+    for (let c = 0; c < classes; c++) {
+      let s = 0;
+      for (let d = 0; d < D; d++) s += data[d * classes + c] ** 2;
+      const inv = 1 / Math.sqrt(s);
+      for (let d = 0; d < D; d++) data[d * classes + c] *= inv;
+    }
+    return new AdaFaceHead(AdaFaceConfigSchema.parse(config), { shape: [D, classes], data }, { t: 0, batchMean: 20, batchStd: 100 });
+  }
+
+  /** Reads `kernel`, `t`, `batch_mean`, `batch_std` under `prefix` (default `head.`). */
+  static fromStateDict(stateDict: ReadonlyMap<string, StateDictTensor>, prefix = ADAFACE_STATE_PREFIX, config: AdaFaceConfigInput = {}, source = 'state dict'): AdaFaceHead {
+    const get = (name: string, rank: number): StateDictTensor => {
+      const t = stateDict.get(prefix + name);
+      if (!t) throw new Error(`${source}: missing key '${prefix}${name}'`);
+      const ok = rank === 2 ? t.shape.length === 2 : t.shape.length === 1 && t.shape[0] === 1;
+      if (!ok) throw new Error(`${source}: key '${prefix}${name}' has shape [${t.shape.join(', ')}], expected ${rank === 2 ? '[D, C]' : '[1]'}`);
+      return t;
+    };
+    const k = get('kernel', 2);
+    const scalar = (name: string) => f32(get(name, 1).data[0]);
+    const kernel = { shape: [k.shape[0], k.shape[1]], data: Float32Array.from(k.data) };
+    return new AdaFaceHead(AdaFaceConfigSchema.parse(config), kernel, { t: scalar('t'), batchMean: scalar('batch_mean'), batchStd: scalar('batch_std') });
+  }
+
+  /** kernel, t, batch_mean, batch_std under `prefix`, in torch's order (kernel shared, not copied). */
+  toStateDict(prefix = ADAFACE_STATE_PREFIX): Map<string, ParamTensor> {
+    const one = (v: number): ParamTensor => ({ shape: [1], data: Float32Array.of(v) });
+    return new Map([
+      [prefix + 'kernel', this.kernel],
+      [prefix + 't', one(this.buffers.t)],
+      [prefix + 'batch_mean', one(this.buffers.batchMean)],
+      [prefix + 'batch_std', one(this.buffers.batchStd)],
+    ]);
+  }
+
+  /**
+   * Moves the EMA statistics with a batch's norms (clipped; unbiased std, 0 for a single norm) and
+   * returns the margin scaler z of each row under the updated statistics. Float32 rounding as torch.
+   */
+  updateAndScale(norms: ArrayLike<number>): Float32Array {
+    const { tAlpha, h, eps } = this.config;
+    const B = norms.length;
+    const safe = Float32Array.from(norms, (n) => Math.min(Math.max(n, NORM_CLIP_MIN), NORM_CLIP_MAX));
+    let sum = 0;
+    for (const v of safe) sum += v;
+    const mean = f32(sum / B);
+    let ss = 0;
+    for (const v of safe) ss += (v - sum / B) ** 2;
+    const std = B > 1 ? f32(Math.sqrt(ss / (B - 1))) : 0; // torch: NaN for one value, nan_to_num -> 0
+    const b = this.buffers;
+    b.batchMean = f32(f32(mean * f32(tAlpha)) + f32(f32(1 - tAlpha) * b.batchMean));
+    b.batchStd = f32(f32(std * f32(tAlpha)) + f32(f32(1 - tAlpha) * b.batchStd));
+    const denom = f32(b.batchStd + f32(eps));
+    return Float32Array.from(safe, (n) => Math.min(Math.max(f32(f32(f32(n - b.batchMean) / denom) * f32(h)), -1), 1));
+  }
+
+  /** A new tensor of the kernel's current values (differentiate with respect to it). */
+  kernelTensor(): tf.Tensor2D {
+    return tf.tensor2d(this.kernel.data.slice(), [this.embeddingSize, this.classes]);
+  }
+
+  /**
+   * The forward pass: updates the batch statistics, then computes the logits on tfjs.
+   * @param embeddings [B, D] unit embeddings (differentiable)
+   * @param norms [B] their norms (no gradient)
+   * @param labels [B] class indices
+   * @param kernel [D, C] defaults to a fresh tensor of the current values
+   */
+  forwardTf(embeddings: tf.Tensor2D, norms: ArrayLike<number>, labels: ArrayLike<number>, kernel: tf.Tensor2D = this.kernelTensor()): AdaFaceForward {
+    const [B, D] = embeddings.shape;
+    const C = kernel.shape[1];
+    if (kernel.shape[0] !== D) throw new Error(`AdaFaceHead.forwardTf: embeddings have width ${D}, kernel is [${kernel.shape}]`);
+    if (norms.length !== B || labels.length !== B) throw new Error(`AdaFaceHead.forwardTf: ${B} embeddings but ${norms.length} norms and ${labels.length} labels`);
+    for (let i = 0; i < B; i++) {
+      if (!Number.isInteger(labels[i]) || labels[i] < 0 || labels[i] >= C) throw new Error(`AdaFaceHead.forwardTf: label ${labels[i]} of row ${i} is outside 0..${C - 1}`);
+    }
+    const { m, s, eps } = this.config;
+    const marginScaler = this.updateAndScale(norms);
+    const z = tf.tensor2d(marginScaler, [B, 1]);
+    const unitKernel = tf.div(kernel, l2Norm(kernel, 0, true));
+    const cosine = tf.clipByValue(matMul(embeddings, unitKernel), -1 + eps, 1 - eps) as tf.Tensor2D;
+    const onehot = oneHotFloat(labels, C);
+    // Only the label column changes: elsewhere cos(clip(acos(c))) is c itself (|c| ≤ 1 − ε).
+    const cosLabel = tf.sum(tf.mul(cosine, onehot), 1, true); // [B,1]
+    const theta = tf.clipByValue(tf.sub(tf.acos(cosLabel), tf.mul(z, m)), eps, Math.PI - eps);
+    const marginLabel = tf.sub(tf.cos(theta), tf.add(tf.mul(z, m), m));
+    const logits = tf.mul(tf.add(cosine, tf.mul(onehot, tf.sub(marginLabel, cosLabel))), s) as tf.Tensor2D;
+    return { logits, cosine, marginScaler };
+  }
+}
+
+/**
+ * Mean cross-entropy of logits against labels (torch.nn.CrossEntropyLoss).
+ * @param logits [B, C]
+ */
+export function crossEntropyTf(logits: tf.Tensor2D, labels: ArrayLike<number>): tf.Scalar {
+  const [B, C] = logits.shape;
+  const onehot = oneHotFloat(labels, C);
+  return tf.div(tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), onehot))), B) as tf.Scalar;
+}

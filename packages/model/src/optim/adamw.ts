@@ -1,0 +1,88 @@
+/**
+ * AdamW with parameter groups, as torch.optim.AdamW (decoupled weight decay, bias-corrected
+ * moments, no amsgrad): for each parameter with a gradient,
+ *   p ← p·(1 − lr·wd);  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
+ *   p ← p − lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps)
+ * Parameters without a gradient are skipped entirely (no decay), as torch does.
+ * Values are float32 arrays updated in place; the arithmetic is float64.
+ */
+
+export interface AdamWGroup {
+  /** parameter names in this group */
+  params: string[];
+  lr: number;
+  weightDecay: number;
+}
+
+export interface AdamWOptions {
+  betas?: [number, number];
+  eps?: number;
+}
+
+/** Per-parameter state: step count and both moments. */
+export interface AdamWParamState {
+  step: number;
+  expAvg: Float32Array;
+  expAvgSq: Float32Array;
+}
+
+export class AdamW {
+  readonly groups: AdamWGroup[];
+  readonly betas: [number, number];
+  readonly eps: number;
+  /** state by parameter name (created on a parameter's first step) */
+  readonly state = new Map<string, AdamWParamState>();
+
+  constructor(groups: AdamWGroup[], opts: AdamWOptions = {}) {
+    const seen = new Set<string>();
+    for (const g of groups) {
+      for (const p of g.params) {
+        if (seen.has(p)) throw new Error(`AdamW: parameter '${p}' is in more than one group`);
+        seen.add(p);
+      }
+      if (!(g.lr >= 0) || !(g.weightDecay >= 0)) throw new Error(`AdamW: lr and weightDecay must be non-negative, got ${g.lr}, ${g.weightDecay}`);
+    }
+    this.groups = groups.map((g) => ({ ...g, params: [...g.params] }));
+    this.betas = opts.betas ?? [0.9, 0.999];
+    this.eps = opts.eps ?? 1e-8;
+  }
+
+  /** Sets each group's learning rate (e.g. from a schedule), in group order. */
+  setLearningRates(lrs: number[]): void {
+    if (lrs.length !== this.groups.length) throw new Error(`AdamW.setLearningRates: ${lrs.length} rates for ${this.groups.length} groups`);
+    lrs.forEach((lr, i) => (this.groups[i].lr = lr));
+  }
+
+  /**
+   * One step. `params` maps names to live values; `grads` to gradients (a missing gradient skips
+   * the parameter). Every gradient must belong to a group.
+   */
+  step(params: ReadonlyMap<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>): void {
+    const grouped = new Set(this.groups.flatMap((g) => g.params));
+    for (const name of grads.keys()) if (!grouped.has(name)) throw new Error(`AdamW.step: gradient for '${name}', which is in no parameter group`);
+    const [b1, b2] = this.betas;
+    for (const group of this.groups) {
+      for (const name of group.params) {
+        const g = grads.get(name);
+        if (!g) continue;
+        const p = params.get(name);
+        if (!p) throw new Error(`AdamW.step: no parameter values for '${name}'`);
+        if (p.length !== g.length) throw new Error(`AdamW.step: '${name}' has ${p.length} values but its gradient ${g.length}`);
+        let st = this.state.get(name);
+        if (!st) this.state.set(name, (st = { step: 0, expAvg: new Float32Array(p.length), expAvgSq: new Float32Array(p.length) }));
+        st.step++;
+        const decay = 1 - group.lr * group.weightDecay;
+        const stepSize = group.lr / (1 - Math.pow(b1, st.step));
+        const bc2Sqrt = Math.sqrt(1 - Math.pow(b2, st.step));
+        const { expAvg: m, expAvgSq: v } = st;
+        const eps = this.eps;
+        for (let i = 0; i < p.length; i++) {
+          const gi = g[i];
+          m[i] = b1 * m[i] + (1 - b1) * gi;
+          v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+          p[i] = p[i] * decay - (stepSize * m[i]) / (Math.sqrt(v[i]) / bc2Sqrt + eps);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * One training forward/backward of the aggregator with the AdaFace head: train-mode aggregation
+ * (Gumbel-softmax selection, straight-through), head logits, mean cross-entropy, and the gradients
+ * of every trainable parameter, keyed by state-dict name (`aggregate_model.*`, `head.kernel`).
+ * The head's EMA buffers move as in every official forward.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { FaceCoresetNet } from '../aggregator/facecoresetnet';
+import { AGGREGATOR_STATE_PREFIX } from '../aggregator/params';
+import { TrainRandomness } from '../aggregator/tf-forward';
+import { ADAFACE_STATE_PREFIX, AdaFaceHead, crossEntropyTf } from '../head/adaface';
+
+export interface TrainBatch {
+  /** [B, T, D] unit features */
+  features: Float32Array;
+  /** [B, T] norms */
+  norms: Float32Array;
+  /** [B] class labels */
+  labels: ArrayLike<number>;
+  /** B */
+  batch: number;
+  /** T */
+  size: number;
+}
+
+export interface TrainStepResult {
+  /** mean cross-entropy */
+  loss: number;
+  /** gradient of every trainable parameter by state-dict name */
+  grads: Map<string, Float32Array>;
+  /** [B, K'] selected indices */
+  indices: Int32Array;
+  /** [K', B, T] softmax(logits + noise) of each selection step */
+  selectionSoft: Float32Array;
+  /** [B, D] unit aggregates */
+  aggregate: Float32Array;
+  /** [B] aggregate norms */
+  norm: Float32Array;
+  /** [B, C] head logits */
+  logits: Float32Array;
+}
+
+/** The names under which `aggregatorTrainGradients` reports gradients, in order. */
+export function trainableStateNames(model: FaceCoresetNet): string[] {
+  return [...model.trainableParamNames().map((n) => AGGREGATOR_STATE_PREFIX + n), ADAFACE_STATE_PREFIX + 'kernel'];
+}
+
+/**
+ * @param randomness Gumbel noise and dropout masks (see randomness.ts); none = no noise, no dropout
+ */
+export function aggregatorTrainGradients(model: FaceCoresetNet, head: AdaFaceHead, batch: TrainBatch, randomness?: TrainRandomness): TrainStepResult {
+  const { batch: B, size: T } = batch;
+  const D = model.config.embeddingSize;
+  if (batch.features.length !== B * T * D) throw new Error(`aggregatorTrainGradients: features hold ${batch.features.length} values, expected B·T·D = ${B}·${T}·${D}`);
+  if (batch.norms.length !== B * T) throw new Error(`aggregatorTrainGradients: norms hold ${batch.norms.length} values, expected B·T = ${B}·${T}`);
+  if (batch.labels.length !== B) throw new Error(`aggregatorTrainGradients: ${batch.labels.length} labels for ${B} sets`);
+  const names = model.trainableParamNames();
+  let captured: Omit<TrainStepResult, 'grads' | 'loss'> | undefined;
+  const grads = new Map<string, Float32Array>();
+  let loss = NaN;
+  tf.tidy(() => {
+    const params = model.tfParams();
+    const kernel = head.kernelTensor();
+    const features = tf.tensor3d(batch.features, [B, T, D]);
+    const norms = tf.tensor2d(batch.norms, [B, T]);
+    const lossOf = (...xs: tf.Tensor[]): tf.Scalar => {
+      const p: Record<string, tf.Tensor> = {};
+      names.forEach((n, i) => (p[n] = xs[i]));
+      const out = model.forwardTf(features, norms, { mode: 'train', randomness }, p);
+      // The head sees the aggregate norms as plain numbers: no gradient flows through them.
+      const aggNorms = out.norm.dataSync() as Float32Array;
+      const { logits } = head.forwardTf(out.aggregate, aggNorms, batch.labels, xs[names.length] as tf.Tensor2D);
+      captured = {
+        indices: out.indices.dataSync() as Int32Array,
+        selectionSoft: (out.selectionSoft as tf.Tensor).dataSync() as Float32Array,
+        aggregate: out.aggregate.dataSync() as Float32Array,
+        norm: aggNorms,
+        logits: logits.dataSync() as Float32Array,
+      };
+      return crossEntropyTf(logits, batch.labels);
+    };
+    const xs = [...names.map((n) => params[n]), kernel];
+    const { value, grads: g } = tf.valueAndGrads(lossOf)(xs);
+    loss = value.dataSync()[0];
+    names.forEach((n, i) => grads.set(AGGREGATOR_STATE_PREFIX + n, g[i].dataSync() as Float32Array));
+    grads.set(ADAFACE_STATE_PREFIX + 'kernel', g[names.length].dataSync() as Float32Array);
+  });
+  return { loss, grads, ...(captured as NonNullable<typeof captured>) };
+}

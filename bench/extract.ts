@@ -4,7 +4,8 @@
  * import torch. Random weights (speed does not depend on them); median of --runs batches after
  * one warm-up batch.
  *
- *   npx tsx bench/extract.ts [--archs ir_18,ir_101] [--batch 16] [--runs 5] [--backend wasm] [--threads 2] [--json]
+ *   npx tsx bench/extract.ts [--archs ir_18,ir_101] [--batch 16] [--runs 5] [--backend wasm] [--threads 2]
+ *     [--python /usr/bin/python3] [--no-torch] [--json]
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -48,11 +49,15 @@ async function timeOurs(arch: string, batch: number, runs: number): Promise<{ ms
   return { ms: median(times) };
 }
 
-function timeTorch(arch: string, batch: number, runs: number, threads: number): { ms?: number; note?: string } {
-  const probe = spawnSync('python3', ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) return { note: 'python3 cannot import torch' };
+/** The first interpreter that can import torch (Debian's python3-torch lives in /usr/bin/python3). */
+function findTorchPython(candidates: string[]): string | undefined {
+  return candidates.find((py) => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
+}
+
+function timeTorch(python: string | undefined, arch: string, batch: number, runs: number, threads: number): { ms?: number; note?: string } {
+  if (!python) return { note: 'no python3 that can import torch' };
   const script = path.join(__dirname, 'torch_backbone.py');
-  const r = spawnSync('python3', [script, '--arch', arch, '--batch', String(batch), '--runs', String(runs), '--threads', String(threads)], { encoding: 'utf8' });
+  const r = spawnSync(python, [script, '--arch', arch, '--batch', String(batch), '--runs', String(runs), '--threads', String(threads)], { encoding: 'utf8' });
   if (r.status !== 0) return { note: `torch run failed: ${(r.stderr || '').trim().split('\n').pop()}` };
   const res = JSON.parse(r.stdout.trim().split('\n').pop()!);
   return { ms: res.batch_ms, note: `torch ${res.torch}, ${res.threads} threads` };
@@ -68,6 +73,7 @@ async function main(): Promise<void> {
       threads: { type: 'string', default: '2' },
       json: { type: 'boolean', default: false },
       'no-torch': { type: 'boolean', default: false },
+      python: { type: 'string' },
     },
     strict: true,
   });
@@ -76,12 +82,13 @@ async function main(): Promise<void> {
   const batch = Number(values.batch);
   const runs = Number(values.runs);
   const choice = await initBackend({ backend: values.backend });
+  const python = values['no-torch'] ? undefined : findTorchPython(values.python ? [values.python] : ['python3', '/usr/bin/python3']);
   const rows: Row[] = [];
   for (const arch of archs) {
     const ours = await timeOurs(arch, batch, runs);
     const row: Row = { arch, batch, backend: choice.name, images_per_s: (batch / ours.ms) * 1000, batch_ms: ours.ms };
     if (!values['no-torch']) {
-      const t = timeTorch(arch, batch, runs, Number(values.threads));
+      const t = timeTorch(python, arch, batch, runs, Number(values.threads));
       if (t.ms !== undefined) {
         row.torch_batch_ms = t.ms;
         row.torch_images_per_s = (batch / t.ms) * 1000;

@@ -2,7 +2,8 @@
 
 Written for this benchmark from the architecture description (not the official code). Prints one
 JSON line: {"arch", "batch", "threads", "torch", "images_per_s", "batch_ms"}. Random weights: speed
-does not depend on the values.
+does not depend on the values. With --train: one training step (train-mode forward, loss sum(pre*R),
+backward) instead of an inference batch; --widths/--units/--embedding/--size describe a custom net.
 """
 import argparse
 import json
@@ -47,7 +48,9 @@ class IResNet(nn.Module):
                 body.append(Unit(cin, width, 2 if u == 0 else 1))
                 cin = width
         self.body = nn.Sequential(*body)
-        side = size // 2 ** len(widths)
+        side = size
+        for _ in widths:
+            side = (side - 1) // 2 + 1
         self.output_layer = nn.Sequential(
             nn.BatchNorm2d(cin), nn.Dropout(0.4), nn.Flatten(), nn.Linear(cin * side * side, embedding), nn.BatchNorm1d(embedding, affine=False)
         )
@@ -64,18 +67,41 @@ def main():
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--train", action="store_true")
+    p.add_argument("--widths", type=str, default="")
+    p.add_argument("--units", type=str, default="")
+    p.add_argument("--embedding", type=int, default=512)
+    p.add_argument("--size", type=int, default=112)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    model = IResNet(UNITS[a.arch]).eval()
-    x = torch.randn(a.batch, 3, 112, 112)
+    widths = [int(v) for v in a.widths.split(",")] if a.widths else WIDTHS
+    units = [int(v) for v in a.units.split(",")] if a.units else UNITS[a.arch]
+    model = IResNet(units, widths, a.embedding, a.size)
+    x = torch.randn(a.batch, 3, a.size, a.size)
     times = []
-    with torch.inference_mode():
-        model(x)  # warm-up
+    if a.train:
+        model.train()
+        r = torch.randn(a.batch, a.embedding)
+
+        def step():
+            model.zero_grad()
+            pre = model.output_layer(model.body(model.input_layer(x)))
+            (pre * r).sum().backward()
+
+        step()  # warm-up
         for _ in range(a.runs):
             t0 = time.perf_counter()
-            model(x)
+            step()
             times.append(time.perf_counter() - t0)
+    else:
+        model.eval()
+        with torch.inference_mode():
+            model(x)  # warm-up
+            for _ in range(a.runs):
+                t0 = time.perf_counter()
+                model(x)
+                times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     print(json.dumps({"arch": a.arch, "batch": a.batch, "threads": torch.get_num_threads(), "torch": torch.__version__, "images_per_s": a.batch / med, "batch_ms": med * 1000}))
 

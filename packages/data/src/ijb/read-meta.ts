@@ -78,11 +78,23 @@ function wanted(part: MetaPart | undefined, file: string, what: string): boolean
   return false;
 }
 
+/** Membership test for a sorted id list: a bitmap over [min, max] when that is small, else binary search. */
+function memberTest(sorted: Int32Array): (id: number) => boolean {
+  if (sorted.length === 0) return () => false;
+  const min = sorted[0];
+  const span = sorted[sorted.length - 1] - min + 1;
+  if (span > 1 << 26) return (id) => indexOfSorted(sorted, id) >= 0;
+  const bits = new Uint8Array(span);
+  for (const t of sorted) bits[t - min] = 1;
+  return (id) => id >= min && id - min < span && bits[id - min] === 1;
+}
+
 function checkPairTemplates(pairs: IjbPairList, known: Int32Array, facesFile: string): void {
-  for (let i = 0; i < pairs.t1.length; i++) {
-    for (const t of [pairs.t1[i], pairs.t2[i]]) {
-      if (indexOfSorted(known, t) < 0) throw new InputError(`pair names template ${t}, which ${facesFile} does not list`, pairs.file, `line ${pairs.lines[i]}`);
-    }
+  const has = memberTest(known);
+  const { t1, t2 } = pairs;
+  for (let i = 0; i < t1.length; i++) {
+    const missing = !has(t1[i]) ? t1[i] : !has(t2[i]) ? t2[i] : undefined;
+    if (missing !== undefined) throw new InputError(`pair names template ${missing}, which ${facesFile} does not list`, pairs.file, `line ${pairs.lines[i]}`);
   }
 }
 

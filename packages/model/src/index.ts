@@ -17,3 +17,4 @@ export * from './optim/lr-schedule';
 export * from './training/gradients';
 export { l2Norm, layerNorm, linear, matMul as matMulFastGrad, oneHotFloat, straightThroughOneHot, argMaxOneHot, transposeLast2 } from './tf-ops';
 export { registerMissingGradients, GRADIENT_KERNELS } from './tf-gradients';
+export * from './checkpoint/aggregator-checkpoint';

@@ -1,10 +1,15 @@
 import type { Command } from '../command';
+import { aggregateCommand } from './aggregate';
+import { stageCommand } from './stage';
+import { pipelineCommand } from './pipeline';
 import { compareCommand } from './compare';
 import { mlflowSyncCommand } from './mlflow';
 import { ingestCommands } from './ingest';
 import { extractCommands } from './extract';
+import { evalCommands } from './eval';
+import { trainCommands } from './train';
 
 /** Every `fcn` sub-command. Add new commands here. */
 export function commands(): Command[] {
-  return [...ingestCommands(), ...extractCommands(), mlflowSyncCommand(), compareCommand()];
+  return [aggregateCommand, stageCommand, pipelineCommand, ...ingestCommands(), ...extractCommands(), ...evalCommands(), ...trainCommands(), mlflowSyncCommand(), compareCommand()];
 }

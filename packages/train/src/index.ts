@@ -1,1 +1,14 @@
-export {};
+export * from './config';
+export * from './cli';
+export * from './run-aggregator';
+export * from './lib/trainer';
+export * from './lib/set-index';
+export * from './lib/sampler';
+export * from './lib/feature-store';
+export * from './lib/validation';
+export * from './lib/checkpoint';
+export * from './lib/checkpoint-store';
+export * from './lib/training-loop';
+export * from './lib/train-aggregator';
+export * from './lib/aggregator-trainer';
+export * from './io/read-tables';

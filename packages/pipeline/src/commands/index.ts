@@ -8,8 +8,9 @@ import { ingestCommands } from './ingest';
 import { extractCommands } from './extract';
 import { evalCommands } from './eval';
 import { trainCommands } from './train';
+import { synthCommand } from './synth';
 
 /** Every `fcn` sub-command. Add new commands here. */
 export function commands(): Command[] {
-  return [aggregateCommand, stageCommand, pipelineCommand, ...ingestCommands(), ...extractCommands(), ...evalCommands(), ...trainCommands(), mlflowSyncCommand(), compareCommand()];
+  return [aggregateCommand, stageCommand, pipelineCommand, ...ingestCommands(), ...extractCommands(), ...evalCommands(), ...trainCommands(), synthCommand, mlflowSyncCommand(), compareCommand()];
 }

@@ -1,19 +1,16 @@
 /**
- * The aggregator training loop: epochs × batches from the set sampler, one optimiser step each,
- * MultiStepLR per epoch, validation at the end of every epoch, and checkpoints every N steps and
- * at every epoch end. It holds no state of its own beyond (step, epoch, batch, best): everything
- * random is keyed by the seed and the step or batch position, so continuing from a checkpoint
- * replays exactly what an uninterrupted run does.
+ * The training loop shared by the aggregator and the backbone: epochs × batches, one optimiser
+ * step each (supplied by the caller), a learning-rate schedule per epoch, validation at the end of
+ * every epoch, and checkpoints every N steps and at every epoch end. It holds no state of its own
+ * beyond (step, epoch, batch, best): the caller keys everything random by the seed and the step or
+ * batch position, so continuing from a checkpoint replays exactly what an uninterrupted run does.
  */
-import type { AggregatorTrainConfig } from '../config';
-import { FeatureStore, gatherFeatures } from './feature-store';
-import { SamplerPosition, SetSampler } from './sampler';
-import type { AggregatorTrainer, LearningRates, StepRandomness } from './trainer';
-import { ValidationTemplates, verifyTemplates } from './validation';
 
 /** Where training stands: `step` optimiser steps done; (epoch, batch) is the next batch. */
-export interface TrainPosition extends SamplerPosition {
+export interface TrainPosition {
   step: number;
+  epoch: number;
+  batch: number;
 }
 
 export interface BestRecord {
@@ -24,18 +21,25 @@ export interface BestRecord {
   epoch: number;
 }
 
-export interface StepMetrics {
+/** Learning rate of each parameter group, by group name. */
+export type GroupRates = Record<string, number>;
+
+/** What one step reports back to the loop. */
+export interface LoopStepResult {
+  loss: number;
+  /** Training examples in the batch (sets or images). */
+  items: number;
+  /** Further per-step metrics (e.g. gamma, grad_norm). */
+  metrics: Record<string, number>;
+}
+
+export interface StepMetrics extends LoopStepResult {
+  /** Steps done after this one. */
   step: number;
   epoch: number;
   batch: number;
-  /** Sets in the batch (B). */
-  sets: number;
-  setSize: number;
-  loss: number;
-  lr: LearningRates;
-  gamma: number;
-  gradNorm: number;
-  setsPerSecond: number;
+  lr: GroupRates;
+  itemsPerSecond: number;
   stepMs: number;
 }
 
@@ -47,6 +51,8 @@ export interface ValidationMetrics {
   threshold: number;
   genuinePairs: number;
   impostorPairs: number;
+  /** Further values (e.g. a quality correlation). */
+  extra?: Record<string, number>;
 }
 
 export interface EpochMetrics {
@@ -60,30 +66,28 @@ export interface CheckpointRequest {
   position: TrainPosition;
   /** The best record after this checkpoint's validation (if any). */
   best: BestRecord | null;
-  reason: 'steps' | 'epoch';
+  reason: 'steps' | 'epoch' | 'stop';
   /** This checkpoint is the new best. */
   isBest: boolean;
   validation?: ValidationMetrics;
-  lr: LearningRates;
 }
 
 export interface TrainingLoopOptions {
-  config: AggregatorTrainConfig;
-  sampler: SetSampler;
-  store: FeatureStore;
-  trainer: AggregatorTrainer;
-  /** The random numbers of step k (a function of the seed and k only). */
-  randomness: (step: number) => StepRandomness;
-  /** Learning rates of each epoch (the schedule). */
-  learningRates: (epoch: number) => LearningRates;
-  /** Held-out templates; without them there is no validation and no best checkpoint. */
-  validation?: ValidationTemplates;
+  epochs: number;
+  /** Checkpoint every N steps as well (0: only at epoch ends). */
+  checkpointEvery: number;
+  batchesInEpoch: (epoch: number) => number;
+  learningRates: (epoch: number) => GroupRates;
+  /** One optimiser step on batch `batch` of `epoch`; `step` steps are done before it. */
+  runStep: (at: TrainPosition, lr: GroupRates) => LoopStepResult;
+  /** Validation with the current weights (higher `tar` is better); none: no best checkpoint. */
+  validate?: () => ValidationMetrics;
   start: { position: TrainPosition; best: BestRecord | null };
   onStep?: (m: StepMetrics) => void;
   onEpoch?: (m: EpochMetrics) => void;
-  /** Writes a checkpoint of the trainer's current state (called synchronously in the loop). */
+  /** Writes a checkpoint of the current state (called synchronously in the loop). */
   checkpoint: (req: CheckpointRequest) => void;
-  /** Stops after this many steps in total (for time-boxed runs); the rest waits for a resume. */
+  /** Stops after this many steps in total (checkpointed), for time-boxed runs. */
   maxSteps?: number;
 }
 
@@ -97,76 +101,48 @@ export function validationMetricName(far: number): string {
   return `val_tar@far=${far}`;
 }
 
-/** Verification of the held-out templates with the trainer's current weights. */
-export function validate(trainer: AggregatorTrainer, store: FeatureStore, templates: ValidationTemplates, far: number): ValidationMetrics {
-  const sets = Array.from(templates.identity, (_, m) => gatherFeatures(store, templates.featureRows.subarray(templates.offsets[m], templates.offsets[m + 1])));
-  const vectors = trainer.templateVectors(sets);
-  const r = verifyTemplates(vectors, store.dim, templates.identity, far);
-  return { metric: validationMetricName(far), ...r };
-}
-
 export async function runTrainingLoop(opts: TrainingLoopOptions): Promise<TrainingLoopResult> {
-  const { config, sampler, store, trainer } = opts;
   let position = { ...opts.start.position };
   let best = opts.start.best;
-  const every = config.checkpoint.every_steps;
   let lastCheckpointStep = position.step;
   const checkpoint = (req: CheckpointRequest) => {
     opts.checkpoint(req);
     lastCheckpointStep = req.position.step;
   };
-  while (position.epoch < config.epochs) {
+  while (position.epoch < opts.epochs) {
     const epoch = position.epoch;
     const lr = opts.learningRates(epoch);
-    const batches = sampler.batchesInEpoch(epoch);
+    const batches = opts.batchesInEpoch(epoch);
+    if (!(batches >= 1)) throw new Error(`epoch ${epoch} has no batches`);
     const epochStart = Date.now();
     for (let b = position.batch; b < batches; b++) {
       if (opts.maxSteps !== undefined && position.step >= opts.maxSteps) {
-        if (lastCheckpointStep !== position.step) checkpoint({ position, best, reason: 'steps', isBest: false, lr });
+        if (lastCheckpointStep !== position.step) checkpoint({ position, best, reason: 'stop', isBest: false });
         return { position, best, finished: false };
       }
       const t0 = performance.now();
-      const batch = sampler.batch({ epoch, batch: b });
-      const { features, norms } = gatherFeatures(store, batch.featureRows);
-      const r = trainer.step(
-        { features, norms, batch: batch.classes.length, setSize: batch.setSize, classes: batch.classes },
-        lr,
-        opts.randomness(position.step),
-      );
+      const r = opts.runStep({ step: position.step, epoch, batch: b }, lr);
       if (!Number.isFinite(r.loss)) throw new Error(`training diverged: loss is ${r.loss} at step ${position.step + 1} (epoch ${epoch}, batch ${b})`);
       const stepMs = performance.now() - t0;
-      const next = sampler.advance({ epoch, batch: b });
-      position = { step: position.step + 1, ...next };
-      opts.onStep?.({
-        step: position.step,
-        epoch,
-        batch: b,
-        sets: batch.classes.length,
-        setSize: batch.setSize,
-        loss: r.loss,
-        lr,
-        gamma: r.gamma,
-        gradNorm: r.gradNorm,
-        setsPerSecond: (batch.classes.length * 1000) / stepMs,
-        stepMs,
-      });
-      const epochEnd = next.epoch !== epoch;
+      const epochEnd = b + 1 >= batches;
+      position = epochEnd ? { step: position.step + 1, epoch: epoch + 1, batch: 0 } : { step: position.step + 1, epoch, batch: b + 1 };
+      opts.onStep?.({ ...r, step: position.step, epoch, batch: b, lr, itemsPerSecond: (r.items * 1000) / stepMs, stepMs });
       if (epochEnd) break;
-      if (every > 0 && position.step % every === 0) checkpoint({ position, best, reason: 'steps', isBest: false, lr });
+      if (opts.checkpointEvery > 0 && position.step % opts.checkpointEvery === 0) checkpoint({ position, best, reason: 'steps', isBest: false });
       // Let signals and output streams through between steps.
       await new Promise((resolve) => setImmediate(resolve));
     }
     let validation: ValidationMetrics | undefined;
     let isBest = false;
-    if (opts.validation) {
-      validation = validate(trainer, store, opts.validation, config.validation.far);
+    if (opts.validate) {
+      validation = opts.validate();
       if (best === null || validation.tar > best.value) {
         best = { metric: validation.metric, value: validation.tar, step: position.step, epoch };
         isBest = true;
       }
     }
     opts.onEpoch?.({ epoch, step: position.step, validation, seconds: (Date.now() - epochStart) / 1000 });
-    checkpoint({ position, best, reason: 'epoch', isBest, validation, lr });
+    checkpoint({ position, best, reason: 'epoch', isBest, validation });
   }
   return { position, best, finished: true };
 }

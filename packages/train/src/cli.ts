@@ -1,0 +1,65 @@
+/**
+ * The train stage's command line: `fcn train aggregator` (and later `fcn train backbone`).
+ * Functions take argv and return exit codes; the pipeline package wraps them as `fcn` commands.
+ */
+import { parseArgs } from 'node:util';
+import { UsageError } from '@facecoreset/common';
+import { runAggregatorTraining, type RunAggregatorTrainingOptions } from './run-aggregator';
+
+export const TRAIN_AGGREGATOR_USAGE = `Usage: fcn train aggregator --features <table> --images <table> --out <dir> [--config <json>] [--resume]
+                           [--backend node-gpu|node|wasm|cpu] [--max-steps N]
+
+Trains the FaceCoresetNet aggregator (with the AdaFace head) on pre-extracted feature views.
+
+  --features <table>  features table (row, view, embedding, norm): its folder or the folder holding features/
+  --images <table>    images table whose label column names each row's identity
+  --out <dir>         run folder: checkpoints/, best.safetensors, metrics.jsonl, config.json, summary.json
+  --config <json>     training settings (bare, or the "train" section of an experiment config);
+                      default: the paper's (batch 20 sets, T ~ U{1..20}, lr 1e-4, 150 epochs x 10%, ...)
+  --resume            continue from the latest checkpoint in --out (its settings and architecture;
+                      --config may then change only epochs and checkpoint.*)
+  --backend <name>    compute backend (default: FCN_BACKEND, then the best available)
+  --max-steps <N>     stop after N steps in total, checkpointed (continue later with --resume)
+
+Checkpoints are written at every epoch end and every checkpoint.every_steps steps; the last
+checkpoint.keep_last are kept, plus best.safetensors by the held-out verification TAR.`;
+
+/** Parses `fcn train aggregator` arguments into run options. */
+export function parseTrainAggregatorArgs(argv: string[]): RunAggregatorTrainingOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        features: { type: 'string' },
+        images: { type: 'string' },
+        out: { type: 'string' },
+        config: { type: 'string' },
+        resume: { type: 'boolean', default: false },
+        backend: { type: 'string' },
+        'max-steps': { type: 'string' },
+      },
+    }));
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n\n${TRAIN_AGGREGATOR_USAGE}`);
+  }
+  for (const flag of ['features', 'images', 'out'] as const) if (!values[flag]) throw new UsageError(`missing --${flag}\n\n${TRAIN_AGGREGATOR_USAGE}`);
+  let maxSteps: number | undefined;
+  if (values['max-steps'] !== undefined) {
+    maxSteps = Number(values['max-steps']);
+    if (!Number.isInteger(maxSteps) || maxSteps < 0) throw new UsageError(`--max-steps: expected a non-negative integer, got '${values['max-steps']}'`);
+  }
+  return { features: values.features!, images: values.images!, out: values.out!, configFile: values.config, resume: values.resume, backend: values.backend, maxSteps };
+}
+
+/** `fcn train aggregator`: returns the exit code (errors propagate to the caller's top-level catch). */
+export async function trainAggregatorCli(argv: string[], extra: Partial<RunAggregatorTrainingOptions> = {}): Promise<number> {
+  const opts = parseTrainAggregatorArgs(argv);
+  const summary = await runAggregatorTraining({ ...opts, ...extra });
+  const best = summary.best ? `; best ${summary.best.metric} = ${summary.best.value.toFixed(4)} at step ${summary.best.step}` : '';
+  const base = summary.baselines ? ` (mean ${summary.baselines.mean.toFixed(4)}, norm-weighted ${summary.baselines.normWeighted.toFixed(4)})` : '';
+  (extra.log ?? ((l: string) => process.stderr.write(l + '\n')))(`${summary.finished ? 'finished' : 'stopped'} at step ${summary.position.step} (epoch ${summary.position.epoch})${best}${base}`);
+  return 0;
+}

@@ -1,12 +1,13 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { describeFailure, UsageError } from '@facecoreset/common';
 import { ingestFolderMain, ingestIjbMain, ingestRecordioMain, type CliIo } from '../src/cli';
+import { tempDirs } from './helpers';
 
 const FIX = path.resolve(__dirname, 'fixtures');
 const MINI = path.resolve(__dirname, '../../../../shared/fixtures/reference/ijb_mini');
+const tmp = tempDirs('cli');
 
 function capture(): { io: CliIo; out: string[]; progress: string[] } {
   const out: string[] = [];
@@ -32,7 +33,7 @@ async function exitOf(p: Promise<number>): Promise<{ code: number; line: string 
 describe('ingest CLI functions', () => {
   test('recordio: summary line, progress line with records, MB/s and ETA', async () => {
     const c = capture();
-    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fcn-cli-')), 'out');
+    const out = path.join(tmp(), 'out');
     expect(await ingestRecordioMain([path.join(FIX, 'recordio/insightface'), '--out', out], c.io)).toBe(0);
     expect(c.out).toEqual([expect.stringMatching(/^wrote .*out: images 7 rows, identities 3 rows \(0\.0 MB\)$/)]);
     expect(c.progress.join('')).toMatch(/ingest recordio: 11\/11 records, [\d.]+ records\/s, [\d.]+ MB\/s, ETA 0s/);
@@ -41,7 +42,7 @@ describe('ingest CLI functions', () => {
 
   test('folder and ijb run; --quiet silences progress', async () => {
     const c = capture();
-    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'fcn-cli-'));
+    const parent = tmp();
     const root = path.join(parent, 'faces');
     fs.mkdirSync(path.join(root, 'id0'), { recursive: true });
     fs.copyFileSync(path.join(FIX, '../fixtures-gen/tiny-b.jpg'), path.join(root, 'id0/a.jpg'));

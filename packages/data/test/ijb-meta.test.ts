@@ -1,24 +1,14 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { InputError, readNpy } from '@facecoreset/common';
+import { readNpy } from '@facecoreset/common';
 import { groupRowsByTemplate, parseFaceTidMid, parseLandmarks, parsePairs, parseTemplateSubjects, readIjbMeta } from '../src/ijb';
+import { expectInputError, tempDirs } from './helpers';
 
 const MINI = path.resolve(__dirname, '../../../../shared/fixtures/reference/ijb_mini');
 const ROOT = path.join(MINI, 'ijb_root');
 const stats = JSON.parse(fs.readFileSync(path.join(MINI, 'dataset_stats.json'), 'utf8'));
 const truth = JSON.parse(fs.readFileSync(path.join(MINI, 'synthetic_ground_truth.json'), 'utf8'));
-
-function expectInputError(fn: () => unknown, pattern: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(InputError);
-  expect((caught as Error).message).toMatch(pattern);
-}
+const tmp = tempDirs('ijb');
 
 describe('readIjbMeta on the ijb_mini fixture (official file formats)', () => {
   const meta = readIjbMeta(ROOT, 'IJBB');
@@ -85,7 +75,7 @@ describe('IJB meta bad input', () => {
   });
 
   function rootWith(files: Record<string, string>): string {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fcn-ijb-'));
+    const root = tmp();
     for (const [name, text] of Object.entries(files)) {
       fs.mkdirSync(path.dirname(path.join(root, 'IJBB/meta', name)), { recursive: true });
       fs.writeFileSync(path.join(root, 'IJBB/meta', name), text);

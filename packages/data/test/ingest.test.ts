@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { InputError, readNpy } from '@facecoreset/common';
+import { expectInputErrorAsync, tempDirs } from './helpers';
 import { PNG } from 'pngjs';
 import { alignFace, decodeRgb } from '../src/align';
 import { readFeaturesPickle } from '../src/features';
@@ -18,19 +18,8 @@ const FIX = path.resolve(__dirname, 'fixtures');
 const MINI = path.resolve(__dirname, '../../../../shared/fixtures/reference/ijb_mini');
 const expectedRec = JSON.parse(fs.readFileSync(path.join(FIX, 'recordio/expected.json'), 'utf8'));
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'fcn-ingest-'));
+const tmp = tempDirs('ingest');
 const tinyJpeg = fs.readFileSync(path.join(FIX, '../fixtures-gen/tiny-a.jpg'));
-
-async function expectInputError(p: Promise<unknown>, pattern: RegExp): Promise<void> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(InputError);
-  expect((caught as Error).message).toMatch(pattern);
-}
 
 /** Lists what a failed run may have left next to `out`. */
 const leftovers = (parent: string): string[] => fs.readdirSync(parent).filter((f) => f.startsWith('.fcn-tmp-'));
@@ -74,7 +63,7 @@ describe('ingest recordio', () => {
   test('a corrupt JPEG is reported with its record id; --skip-bad records it and goes on', async () => {
     const dir = setWithCorruptImage();
     const parent = tmp();
-    await expectInputError(ingestRecordIO({ input: dir, out: path.join(parent, 'out') }), /train\.rec:record 2 @ offset \d+: corrupt image: JPEG: truncated/);
+    await expectInputErrorAsync(ingestRecordIO({ input: dir, out: path.join(parent, 'out') }), /train\.rec:record 2 @ offset \d+: corrupt image: JPEG: truncated/);
     expect(fs.readdirSync(parent)).toEqual([]);
     const m = await ingestRecordIO({ input: dir, out: path.join(parent, 'out'), skipBad: true });
     expect(m.skipped).toEqual([{ where: expect.stringMatching(/^train\.rec:record 2 @ offset \d+$/), reason: 'JPEG: truncated (no end-of-image marker after the scan data)' }]);
@@ -90,17 +79,17 @@ describe('ingest recordio', () => {
     fs.copyFileSync(path.join(FIX, 'recordio/insightface/train.rec'), path.join(dir, 'train.rec'));
     const idx = fs.readFileSync(path.join(FIX, 'recordio/insightface/train.idx'), 'utf8').split('\n');
     fs.writeFileSync(path.join(dir, 'train.idx'), [...idx.slice(0, 5), ...idx.slice(6)].join('\n'));
-    await expectInputError(ingestRecordIO({ input: dir, out }), /train\.idx: the header \(record 0\) announces image records 1\.\.7 but key 5 is not in the index/);
+    await expectInputErrorAsync(ingestRecordIO({ input: dir, out }), /train\.idx: the header \(record 0\) announces image records 1\.\.7 but key 5 is not in the index/);
     // Plain layout: nothing announces the keys, the scan finds the record the .idx lacks.
     const plain = tmp();
     fs.copyFileSync(path.join(FIX, 'recordio/plain/data.rec'), path.join(plain, 'data.rec'));
     const plainIdx = fs.readFileSync(path.join(FIX, 'recordio/plain/data.idx'), 'utf8').split('\n');
     fs.writeFileSync(path.join(plain, 'data.idx'), [...plainIdx.slice(0, 2), ...plainIdx.slice(3)].join('\n'));
-    await expectInputError(ingestRecordIO({ input: plain, out }), /data\.rec:offset \d+: \.idx\/\.rec mismatch: the record at offset \d+ is not in data\.idx/);
+    await expectInputErrorAsync(ingestRecordIO({ input: plain, out }), /data\.rec:offset \d+: \.idx\/\.rec mismatch: the record at offset \d+ is not in data\.idx/);
     expect(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')).toBe(before);
     expect(leftovers(parent)).toEqual([]);
     fs.rmSync(path.join(dir, 'train.idx'));
-    await expectInputError(ingestRecordIO({ input: dir, out }), /train\.rec: expected the index train\.idx next to it/);
+    await expectInputErrorAsync(ingestRecordIO({ input: dir, out }), /train\.rec: expected the index train\.idx next to it/);
   });
 });
 
@@ -137,10 +126,10 @@ describe('ingest folder', () => {
   test('an empty identity folder and a corrupt image are clear errors', async () => {
     const root = makeFolder();
     fs.mkdirSync(path.join(root, 'carol'));
-    await expectInputError(ingestImageFolder({ input: root, out: path.join(tmp(), 'o') }), /carol: identity folder "carol" has no \.jpg\/\.jpeg\/\.png images/);
+    await expectInputErrorAsync(ingestImageFolder({ input: root, out: path.join(tmp(), 'o') }), /carol: identity folder "carol" has no \.jpg\/\.jpeg\/\.png images/);
     fs.rmdirSync(path.join(root, 'carol'));
     fs.writeFileSync(path.join(root, 'bob/3.jpg'), Buffer.from('garbage'));
-    await expectInputError(ingestImageFolder({ input: root, out: path.join(tmp(), 'o') }), /bob\/3\.jpg: corrupt image: not a JPEG or PNG/);
+    await expectInputErrorAsync(ingestImageFolder({ input: root, out: path.join(tmp(), 'o') }), /bob\/3\.jpg: corrupt image: not a JPEG or PNG/);
   });
 });
 
@@ -172,7 +161,7 @@ describe('ingest ijb', () => {
   test('bad features pickles: row count, NaN, Inf, zero norm, not unit, forbidden global', async () => {
     const P = (n: string): string => path.join(FIX, 'pickles', `${n}.pickle`);
     expect(readFeaturesPickle(P('good_3x4')).rows).toBe(3);
-    await expectInputError(ingestIjb({ root: path.join(MINI, 'ijb_root'), dataset: 'IJBB', featuresPickle: P('good_3x4'), out: path.join(tmp(), 'o') }), /good_3x4\.pickle: features pickle has 3 rows but ijbb_face_tid_mid\.txt has 885/);
+    await expectInputErrorAsync(ingestIjb({ root: path.join(MINI, 'ijb_root'), dataset: 'IJBB', featuresPickle: P('good_3x4'), out: path.join(tmp(), 'o') }), /good_3x4\.pickle: features pickle has 3 rows but ijbb_face_tid_mid\.txt has 885/);
     expect(() => readFeaturesPickle(P('nan_row1'))).toThrow(/nan_row1\.pickle:row 1: embedding has a non-finite value \(NaN\)/);
     expect(() => readFeaturesPickle(P('inf_row2'))).toThrow(/inf_row2\.pickle:row 2: embedding has a non-finite value \(Infinity\)/);
     expect(() => readFeaturesPickle(P('zero_row0'))).toThrow(/zero_row0\.pickle:row 0: embedding is all zeros/);
@@ -199,7 +188,7 @@ describe('ingest ijb', () => {
     fs.writeFileSync(path.join(meta, 'ijbb_template_pair_label.txt'), '1 2 0\n');
     const lines = ['a.png', 'b.png', 'c.png'].map((n, i) => `${n} ${Array.from(lm.subarray(i * 10, i * 10 + 10)).join(' ')} 0.${i + 5}`);
     fs.writeFileSync(path.join(meta, 'ijbb_name_5pts_score.txt'), lines.join('\n') + '\n');
-    await expectInputError(ingestIjb({ root, dataset: 'IJBB', align: true, out: path.join(tmp(), 'o') }), /loose_crop\/c\.png:face row 2: loose crop not found/);
+    await expectInputErrorAsync(ingestIjb({ root, dataset: 'IJBB', align: true, out: path.join(tmp(), 'o') }), /loose_crop\/c\.png:face row 2: loose crop not found/);
     const out = path.join(tmp(), 'o');
     const m = await ingestIjb({ root, dataset: 'IJBB', align: true, skipBad: true, out });
     expect(m.skipped.map((s) => s.where)).toEqual(['c.png (face row 2)']);

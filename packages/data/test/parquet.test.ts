@@ -1,5 +1,3 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { InputError, Rng } from '@facecoreset/common';
@@ -7,6 +5,7 @@ import { Binary, FixedSizeList, Float32, Int32, Int64, Int8, Table, Utf8, type D
 import { binaryColumn, fixedSizeListColumn, float32Column, int32Column, int64Column, int8Column, makeBatch, utf8Column } from '../src/arrow-columns';
 import { arrowByteLength, iterateTableParts, listTableParts, PartedTableWriter, readTable, writeTable } from '../src/parquet';
 import { FlatParquetWriter } from '../src/parquet-stream';
+import { tempDirs } from './helpers';
 import { featuresTable, identitiesTable, ijbAlignedTable, ijbFacesTable, ijbIdentificationTable, ijbPairsTable, imagesTable, type ImagesType, type TableSpec } from '../src/schemas';
 
 /** Code points of 1 to 4 UTF-8 bytes. */
@@ -81,11 +80,13 @@ function duckPlain(v: unknown): Plain {
   return v as Plain;
 }
 
+const makeDir = tempDirs('parquet');
+
 describe('Parquet tables (parquet-wasm + apache-arrow)', () => {
   let dir: string;
   let conn: DuckDBConnection;
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fcn-parquet-'));
+    dir = makeDir();
     conn = await (await DuckDBInstance.create(':memory:')).connect();
   });
 

@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { InputError } from '@facecoreset/common';
 import {
   detectLayout,
   frameRecord,
@@ -17,6 +15,7 @@ import {
   RecordIOWriter,
   unpackRecord,
 } from '../src/recordio';
+import { expectInputError, tempDirs } from './helpers';
 
 const FIX = path.resolve(__dirname, 'fixtures/recordio');
 interface ExpectedRecord {
@@ -35,9 +34,7 @@ interface ExpectedRecord {
 const expected = JSON.parse(fs.readFileSync(path.join(FIX, 'expected.json'), 'utf8')) as Record<'insightface' | 'plain', ExpectedRecord[]>;
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-function tmpDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'fcn-recordio-'));
-}
+const tmpDir = tempDirs('recordio');
 
 function checkAgainstExpected(reader: RecordIOReader, records: ExpectedRecord[]): void {
   for (const e of records) {
@@ -196,16 +193,6 @@ describe('RecordIO bad input', () => {
     return path.join(dir, 'train.rec');
   }
 
-  function expectInputError(fn: () => unknown, pattern: RegExp): void {
-    let caught: unknown;
-    try {
-      fn();
-    } catch (e) {
-      caught = e;
-    }
-    expect(caught).toBeInstanceOf(InputError);
-    expect((caught as Error).message).toMatch(pattern);
-  }
 
   test('truncated .rec', () => {
     // Cut inside the 3-part record (key 3); the .idx keeps keys 0..3.

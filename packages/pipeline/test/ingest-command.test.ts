@@ -14,11 +14,13 @@ describe('fcn ingest (in-process)', () => {
   }
 
   test('ingest recordio on the fixture set writes the tables and exits 0', async () => {
-    const dest = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fcn-cmd-')), 'out');
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'fcn-cmd-'));
+    const dest = path.join(parent, 'out');
     const r = await run(['ingest', 'recordio', path.join(FIX, 'recordio/insightface'), '--out', dest, '--quiet']);
     expect(r.code).toBe(0);
     expect(fs.existsSync(path.join(dest, 'images/part-00000.parquet'))).toBe(true);
     expect(fs.existsSync(path.join(dest, 'manifest.json'))).toBe(true);
+    fs.rmSync(parent, { recursive: true, force: true });
   });
 
   test('--help prints the usage; bad input exits 2 with one line naming the command', async () => {

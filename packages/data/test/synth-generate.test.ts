@@ -39,7 +39,7 @@ function hashTree(dir: string): Map<string, string> {
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'fcn-synth-'));
   out = path.join(work, 'demo');
-  manifest = await generateSynthDataset(out, { seed: 11, ...TINY }, { progress: false });
+  manifest = await generateSynthDataset(out, { seed: 11, ...TINY }, { progress: false, workers: 0 });
 });
 
 afterAll(() => {
@@ -47,13 +47,13 @@ afterAll(() => {
 });
 
 describe('determinism', () => {
-  it('writes byte-identical files for the same seed (API and CLI) and different ones for another seed', async () => {
+  it('writes byte-identical files for the same seed (in-process API, CLI on 2 worker threads) and different ones for another seed', async () => {
     const viaApi = path.join(work, 'small-api');
     const viaCli = path.join(work, 'small-cli');
-    await generateSynthDataset(viaApi, { seed: 11, ...SMALLER }, { progress: false });
+    await generateSynthDataset(viaApi, { seed: 11, ...SMALLER }, { progress: false, workers: 0 });
     const lines: string[] = [];
     const flags = ['--identities', '2', '--images-per-identity', '2', '--ijb-subjects', '2', '--templates-per-subject', '3', '--max-video-frames', '16'];
-    expect(await synthMain(['--out', viaCli, '--seed', '11', ...flags, '--quiet'], (l) => lines.push(l))).toBe(0);
+    expect(await synthMain(['--out', viaCli, '--seed', '11', ...flags, '--workers', '2', '--quiet'], (l) => lines.push(l))).toBe(0);
     expect(lines.join('\n')).toMatch(/^synth: wrote .* train: 4 images of 2 identities; IJBB: \d+ images/);
     const a = hashTree(viaApi);
     const b = hashTree(viaCli);
@@ -61,7 +61,7 @@ describe('determinism', () => {
     expect([...b.entries()].filter(([k, v]) => a.get(k) !== v)).toEqual([]);
 
     const other = path.join(work, 'other-seed');
-    await generateSynthDataset(other, { seed: 12, ...SMALLER, dataset: 'IJBC' }, { progress: false });
+    await generateSynthDataset(other, { seed: 12, ...SMALLER, dataset: 'IJBC' }, { progress: false, workers: 0 });
     const o = hashTree(other);
     expect(o.get('train/train.rec')).not.toEqual(a.get('train/train.rec'));
     expect(o.get('ijb/IJBC/loose_crop/1.jpg')).not.toEqual(a.get('ijb/IJBB/loose_crop/1.jpg'));
@@ -223,7 +223,7 @@ describe('manifest and options', () => {
     const foreign = path.join(work, 'foreign');
     fs.mkdirSync(foreign);
     fs.writeFileSync(path.join(foreign, 'keep.txt'), 'mine');
-    await expect(generateSynthDataset(foreign, SMALLER, { progress: false })).rejects.toThrow(/refusing to replace/);
+    await expect(generateSynthDataset(foreign, SMALLER, { progress: false, workers: 0 })).rejects.toThrow(/refusing to replace/);
     expect(fs.readFileSync(path.join(foreign, 'keep.txt'), 'utf8')).toBe('mine');
   });
 

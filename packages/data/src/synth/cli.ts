@@ -27,6 +27,8 @@ Options:
   --max-video-frames <n>         frames of the longest video clip, >= 16 (default ${d.maxVideoFrames})
   --impostor-pairs <n>           upper limit on impostor verification pairs (default ${d.impostorPairs})
   --dataset IJBB|IJBC            naming of the IJB folder and files (default ${d.dataset})
+  --workers <n>                  threads that draw (default: one per core; 0 or 1: none); the
+                                 output is the same for any number
   --quiet                        no progress line
   -h, --help                     this text`;
 
@@ -55,6 +57,7 @@ export async function synthMain(argv: string[], out: (line: string) => void = (l
       options: {
         out: { type: 'string' },
         dataset: { type: 'string' },
+        workers: { type: 'string' },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         ...Object.fromEntries(Object.keys(INTEGER_FLAGS).map((k) => [k, { type: 'string' as const }])),
@@ -76,7 +79,8 @@ export async function synthMain(argv: string[], out: (line: string) => void = (l
   }
   if (typeof v.dataset === 'string') options.dataset = v.dataset;
   const started = Date.now();
-  const m = await generateSynthDataset(v.out, options, { progress: v.quiet ? false : undefined });
+  const workers = typeof v.workers === 'string' ? parseInteger('workers', v.workers) : undefined;
+  const m = await generateSynthDataset(v.out, options, { progress: v.quiet ? false : undefined, workers });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   out(
     `synth: wrote ${v.out} in ${seconds}s — train: ${m.train.images} images of ${m.train.identities} identities; ` +

@@ -14,6 +14,7 @@ import { formatIjbImageTruth, formatIjbTemplateTruth, formatTrainTruth } from '.
 import { planIjb, type TemplateKind } from './ijb-plan';
 import { writeIjb, type SynthIjbDataset } from './ijb-write';
 import { writeTrainSet, trainIdentitySizes } from './train-set';
+import { createDrawPool, defaultWorkerCount } from './draw-pool';
 
 export interface SynthOptions {
   seed: number;
@@ -37,7 +38,7 @@ export const DEFAULT_SYNTH_OPTIONS: Readonly<SynthOptions> = {
   seed: 1,
   identities: 150,
   imagesPerIdentity: 32,
-  ijbSubjects: 48,
+  ijbSubjects: 44,
   templatesPerSubject: 5,
   maxVideoFrames: 140,
   impostorPairs: 30000,
@@ -109,6 +110,8 @@ export const SYNTH_MANIFEST = 'synth.json';
 export interface SynthRunOptions {
   /** Progress line stream; `false` for none. */
   progress?: ProgressOptions['stream'] | false;
+  /** Worker threads that draw (default: one per core; ≤ 1 draws in the calling thread). The output does not depend on it. */
+  workers?: number;
 }
 
 function mean(values: number[]): number {
@@ -138,9 +141,10 @@ export async function generateSynthDataset(out: string, given: Readonly<Record<s
   const progress = new Progress({ label: 'synth', total: trainImages + ijbImages, unit: 'images', secondary: { unit: 'MB/s', scale: 1e-6 }, silent: run.progress === false, stream: run.progress || undefined });
   const tick = (bytes: number) => progress.tick(1, bytes);
 
+  const pool = createDrawPool(run.workers ?? defaultWorkerCount());
   const manifest = await writeDirAtomic(out, async (tmp) => {
-    const train = writeTrainSet(path.join(tmp, 'train'), { seed: opts.seed, identities: opts.identities, imagesPerIdentity: opts.imagesPerIdentity }, tick);
-    const ijb = await writeIjb(path.join(tmp, 'ijb'), opts.dataset, opts.seed, plan, tick);
+    const train = await writeTrainSet(path.join(tmp, 'train'), { seed: opts.seed, identities: opts.identities, imagesPerIdentity: opts.imagesPerIdentity }, pool, tick);
+    const ijb = await writeIjb(path.join(tmp, 'ijb'), opts.dataset, opts.seed, plan, pool, tick);
     const gt = path.join(tmp, 'ground_truth');
     fs.mkdirSync(gt, { recursive: true });
     fs.writeFileSync(path.join(gt, 'train_images.csv'), formatTrainTruth(train));
@@ -186,7 +190,7 @@ export async function generateSynthDataset(out: string, given: Readonly<Record<s
     };
     fs.writeFileSync(path.join(tmp, SYNTH_MANIFEST), JSON.stringify(m, null, 2) + '\n');
     return m;
-  });
+  }).finally(() => pool.close());
   progress.finish();
   return manifest;
 }

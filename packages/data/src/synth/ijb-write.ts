@@ -11,6 +11,8 @@ import { jitterSeverity, planOccluder, qualityOf, sampleCleanSeverity, sampleSev
 import { jitterAppearance, sampleAppearance, sampleIdentity, type FaceAppearance, type FaceIdentity } from './face';
 import type { IjbPlan, PlannedMedia, QualityProfile, TemplateKind } from './ijb-plan';
 import { Random } from './random';
+import type { DrawPool } from './draw-pool';
+import type { DrawTask } from './draw-task';
 import { describeImage, renderLooseCrop, sampleLooseCropPlacement, type FaceImageSpec, type LooseCropPlacement } from './render';
 import { composeSimilarity, similarityFromParts, similarityScale, type Point } from './similarity';
 
@@ -183,14 +185,13 @@ class FileWriteQueue {
   }
 }
 
-/** Writes the benchmark under `root`/`dataset`. `onImage` is called per written crop (progress). */
-export async function writeIjb(root: string, dataset: SynthIjbDataset, seed: number, plan: IjbPlan, onImage: (bytes: number) => void = () => undefined): Promise<IjbWriteResult> {
+/** Writes the benchmark under `root`/`dataset`, drawing on `pool`. `onImage` is called per crop (progress). */
+export async function writeIjb(root: string, dataset: SynthIjbDataset, seed: number, plan: IjbPlan, pool: DrawPool, onImage: (bytes: number) => void = () => undefined): Promise<IjbWriteResult> {
   const prefix = dataset.toLowerCase();
   const metaDir = path.join(root, dataset, 'meta');
   const cropDir = path.join(root, dataset, 'loose_crop');
   fs.mkdirSync(metaDir, { recursive: true });
   fs.mkdirSync(cropDir, { recursive: true });
-  const identities = plan.subjectIds.map((_, s) => ijbIdentity(seed, s));
   const half = Math.ceil(plan.subjectIds.length / 2);
   const galleryOf = new Map(plan.galleryTemplateIds.map((t, s) => [t, s < half ? ('1' as const) : ('2' as const)]));
 
@@ -200,20 +201,24 @@ export async function writeIjb(root: string, dataset: SynthIjbDataset, seed: num
   const templates: IjbTemplateTruth[] = [];
   const oneToN: Record<'1' | '2' | 'probe', string[]> = { '1': [], '2': [], probe: [] };
   const files = new FileWriteQueue();
+  const tasks: DrawTask[] = plan.templates.flatMap((t) => t.items.map((item) => ({ kind: 'ijb' as const, seed, subjectIndex: t.subjectIndex, media: item.media, frame: item.frame })));
+  const drawn = pool.draw(tasks);
   try {
     for (const template of plan.templates) {
       const subjectId = plan.subjectIds[template.subjectIndex];
       const split = galleryOf.get(template.templateId) ?? 'probe';
       for (const item of template.items) {
+        const next = await drawn.next();
+        if (next.done || next.value.kind !== 'ijb') throw new Error('draw pool returned fewer IJB pictures than rows');
         const row = images.length;
         const image = `${row + 1}.jpg`;
-        const drawn = drawIjbRow(seed, identities[template.subjectIndex], item.media, item.frame);
-        await files.write(path.join(cropDir, image), drawn.jpeg);
+        const picture = next.value;
+        await files.write(path.join(cropDir, image), picture.jpeg);
         faceLines.push(`${image} ${template.templateId} ${item.media.mediaId}\n`);
-        landmarkLines.push(`${image} ${drawn.landmarks.map(([x, y]) => `${x.toFixed(3)} ${y.toFixed(3)}`).join(' ')} ${drawn.faceness.toFixed(4)}\n`);
+        landmarkLines.push(`${image} ${picture.landmarks.map(([x, y]) => `${x.toFixed(3)} ${y.toFixed(3)}`).join(' ')} ${picture.faceness.toFixed(4)}\n`);
         oneToN[split].push(`${template.templateId},${subjectId},${image}\n`);
-        images.push({ row, image, templateId: template.templateId, subjectId, ...drawn.truth });
-        onImage(drawn.jpeg.length);
+        images.push({ row, image, templateId: template.templateId, subjectId, ...picture.truth });
+        onImage(picture.jpeg.length);
       }
       const mediaIds = new Set(template.items.map((i) => i.media.mediaId));
       const frames = template.items.filter((i) => i.media.kind === 'video').length;
@@ -230,6 +235,7 @@ export async function writeIjb(root: string, dataset: SynthIjbDataset, seed: num
       });
     }
   } finally {
+    await drawn.return(undefined);
     await files.drain();
   }
   const header = 'TEMPLATE_ID,SUBJECT_ID,FILENAME\n';

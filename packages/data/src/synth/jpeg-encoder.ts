@@ -7,6 +7,7 @@
  * This encoder keeps its tables per quality and writes into typed arrays (≈0.5 ms per 112×112 image).
  * jpeg-js still decodes what this writes in the tests (an independent implementation).
  */
+import { scratchF64 } from './scratch';
 
 /** Zig-zag scan order: entry k is the natural (row-major) index of the k-th coefficient. */
 const ZIGZAG = Uint8Array.from([
@@ -190,9 +191,9 @@ export function encodeJpeg(rgb: Uint8Array, width: number, height: number, optio
   const mcuRows = Math.ceil(height / 16);
   const pw = mcuCols * 16;
   const ph = mcuRows * 16;
-  const yPlane = new Float64Array(pw * ph);
-  const cbPlane = new Float64Array((pw / 2) * (ph / 2));
-  const crPlane = new Float64Array((pw / 2) * (ph / 2));
+  const yPlane = scratchF64('jpeg-y', pw * ph);
+  const cbPlane = scratchF64('jpeg-cb', (pw / 2) * (ph / 2)).fill(0);
+  const crPlane = scratchF64('jpeg-cr', (pw / 2) * (ph / 2)).fill(0);
   const cw = pw / 2;
   for (let y = 0; y < ph; y++) {
     const sy = y < height ? y : height - 1;

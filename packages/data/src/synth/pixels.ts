@@ -3,6 +3,7 @@
  * blur, down-scaling (area average down, bilinear up) and sensor noise.
  */
 import { Random } from './random';
+import { scratchF32, scratchF64 } from './scratch';
 
 export interface FloatImage {
   data: Float32Array;
@@ -21,6 +22,8 @@ export function applyExposure(img: FloatImage, stops: number): void {
   }
 }
 
+export const MIN_BLUR_SIGMA = 0.25;
+
 /**
  * Gaussian blur with clamped borders: a direct separable convolution for small sigma, from sigma 1
  * up the recursive filter of Young & van Vliet (1995), whose cost does not grow with sigma. That
@@ -29,7 +32,8 @@ export function applyExposure(img: FloatImage, stops: number): void {
  * Both passes sweep memory in order (the vertical one row by row, all columns at once).
  */
 export function gaussianBlur(img: FloatImage, sigma: number): void {
-  if (sigma < 0.05) return;
+  // Below this a neighbour's weight is under 0.04% (less than 0.1 of a grey level): nothing to do.
+  if (sigma < MIN_BLUR_SIGMA) return;
   if (sigma < 1) directBlur(img, sigma);
   else recursiveBlur(img, recursiveDesignSigma(sigma));
 }
@@ -43,32 +47,28 @@ function directBlur(img: FloatImage, sigma: number): void {
   for (let i = -radius; i <= radius; i++) sum += kernel[i + radius] = Math.exp(-(i * i) / (2 * sigma * sigma));
   for (let i = 0; i < taps; i++) kernel[i] /= sum;
   const row = w * 3;
-  const tmp = new Float32Array(data.length);
-  // Horizontal: data -> tmp.
+  // Horizontal, one padded row at a time (borders repeated), into `tmp`.
+  const padded = scratchF64('blur-row', (w + 2 * radius) * 3);
+  const tmp = scratchF32('blur-direct', data.length);
   for (let y = 0; y < h; y++) {
     const base = y * row;
-    for (let x = 0; x < w; x++) {
-      let r = 0;
-      let g = 0;
-      let b = 0;
-      for (let k = 0; k < taps; k++) {
-        const sx = x + k - radius;
-        const o = base + (sx < 0 ? 0 : sx >= w ? w - 1 : sx) * 3;
-        const wk = kernel[k];
-        r += data[o] * wk;
-        g += data[o + 1] * wk;
-        b += data[o + 2] * wk;
-      }
-      const o = base + x * 3;
-      tmp[o] = r;
-      tmp[o + 1] = g;
-      tmp[o + 2] = b;
+    for (let x = -radius; x < w + radius; x++) {
+      const src = base + (x < 0 ? 0 : x >= w ? w - 1 : x) * 3;
+      const dst = (x + radius) * 3;
+      padded[dst] = data[src];
+      padded[dst + 1] = data[src + 1];
+      padded[dst + 2] = data[src + 2];
+    }
+    for (let i = 0; i < row; i++) {
+      let acc = 0;
+      for (let k = 0, p = i; k < taps; k++, p += 3) acc += padded[p] * kernel[k];
+      tmp[base + i] = acc;
     }
   }
-  // Vertical: tmp -> data, whole rows at a time.
-  data.fill(0);
+  // Vertical: whole rows at a time (borders clamped), back into `data`.
   for (let y = 0; y < h; y++) {
     const out = y * row;
+    for (let i = 0; i < row; i++) data[out + i] = 0;
     for (let k = 0; k < taps; k++) {
       const sy = y + k - radius;
       const src = (sy < 0 ? 0 : sy >= h ? h - 1 : sy) * row;
@@ -97,36 +97,60 @@ function recursiveCoefficients(design: number): RecursiveCoefficients {
 }
 
 /**
- * One causal + anti-causal recursive pass over `count` lines of `length` samples, `channels`
- * interleaved values per sample. Lines start `lineStep` apart and samples `sampleStep` apart, so the
- * same code runs along rows (one line per row) and along columns (one "line" of all columns per
- * row step, processed together).
+ * Causal then anti-causal recursive filtering of `length` samples spaced `step` apart, starting at
+ * `offset`, in place; `line` holds the causal result. Each pass starts in the steady state of its
+ * first input (clamped border).
  */
-function recursivePass(data: Float32Array, c: RecursiveCoefficients, length: number, sampleStep: number, width: number): void {
+function recursiveLine(data: Float32Array, offset: number, step: number, length: number, c: RecursiveCoefficients, line: Float64Array): void {
   const { gain, b1, b2, b3 } = c;
-  const w1 = new Float64Array(width);
-  const w2 = new Float64Array(width);
-  const w3 = new Float64Array(width);
-  const forward = new Float64Array(length * width);
-  for (let i = 0; i < width; i++) w1[i] = w2[i] = w3[i] = data[i];
-  for (let n = 0; n < length; n++) {
-    const at = n * sampleStep;
-    const fo = n * width;
-    for (let i = 0; i < width; i++) {
+  let w1 = data[offset];
+  let w2 = w1;
+  let w3 = w1;
+  for (let n = 0, at = offset; n < length; n++, at += step) {
+    const v = gain * data[at] + b1 * w1 + b2 * w2 + b3 * w3;
+    line[n] = v;
+    w3 = w2;
+    w2 = w1;
+    w1 = v;
+  }
+  w1 = line[length - 1];
+  w2 = w1;
+  w3 = w1;
+  for (let n = length - 1, at = offset + (length - 1) * step; n >= 0; n--, at -= step) {
+    const v = gain * line[n] + b1 * w1 + b2 * w2 + b3 * w3;
+    data[at] = v;
+    w3 = w2;
+    w2 = w1;
+    w1 = v;
+  }
+}
+
+/** The same filter down the columns, all columns of a row at once (memory in order). */
+function recursiveColumns(img: FloatImage, c: RecursiveCoefficients): void {
+  const { width: w, height: h, data } = img;
+  const { gain, b1, b2, b3 } = c;
+  const row = w * 3;
+  const w1 = scratchF64('blur-w1', row);
+  const w2 = scratchF64('blur-w2', row);
+  const w3 = scratchF64('blur-w3', row);
+  const forward = scratchF64('blur-forward', row * h);
+  for (let i = 0; i < row; i++) w1[i] = w2[i] = w3[i] = data[i];
+  for (let y = 0; y < h; y++) {
+    const at = y * row;
+    for (let i = 0; i < row; i++) {
       const v = gain * data[at + i] + b1 * w1[i] + b2 * w2[i] + b3 * w3[i];
-      forward[fo + i] = v;
+      forward[at + i] = v;
       w3[i] = w2[i];
       w2[i] = w1[i];
       w1[i] = v;
     }
   }
-  const last = (length - 1) * width;
-  for (let i = 0; i < width; i++) w1[i] = w2[i] = w3[i] = forward[last + i];
-  for (let n = length - 1; n >= 0; n--) {
-    const at = n * sampleStep;
-    const fo = n * width;
-    for (let i = 0; i < width; i++) {
-      const v = gain * forward[fo + i] + b1 * w1[i] + b2 * w2[i] + b3 * w3[i];
+  const last = (h - 1) * row;
+  for (let i = 0; i < row; i++) w1[i] = w2[i] = w3[i] = forward[last + i];
+  for (let y = h - 1; y >= 0; y--) {
+    const at = y * row;
+    for (let i = 0; i < row; i++) {
+      const v = gain * forward[at + i] + b1 * w1[i] + b2 * w2[i] + b3 * w3[i];
       data[at + i] = v;
       w3[i] = w2[i];
       w2[i] = w1[i];
@@ -138,10 +162,9 @@ function recursivePass(data: Float32Array, c: RecursiveCoefficients, length: num
 function recursiveBlur(img: FloatImage, design: number): void {
   const { width: w, height: h, data } = img;
   const c = recursiveCoefficients(design);
-  // Along each row: samples are pixels (3 interleaved channels).
-  for (let y = 0; y < h; y++) recursivePass(data.subarray(y * w * 3, (y + 1) * w * 3), c, w, 3, 3);
-  // Along columns: samples are rows, all w·3 values of a row filtered together.
-  recursivePass(data, c, h, w * 3, w * 3);
+  const line = scratchF64('blur-line', w);
+  for (let y = 0; y < h; y++) for (let ch = 0; ch < 3; ch++) recursiveLine(data, y * w * 3 + ch, 3, w, c, line);
+  recursiveColumns(img, c);
 }
 
 /** Standard deviation of the recursive filter's impulse response for design sigma `design`. */
@@ -149,7 +172,7 @@ function recursiveResponseStd(design: number): number {
   const n = 2 * Math.ceil(10 * design) + 1;
   const data = new Float32Array(n);
   data[(n - 1) / 2] = 1;
-  recursivePass(data, recursiveCoefficients(design), n, 1, 1);
+  recursiveLine(data, 0, 1, n, recursiveCoefficients(design), new Float64Array(n));
   let mass = 0;
   let m1 = 0;
   let m2 = 0;
@@ -180,7 +203,7 @@ export function downscaleAndBack(img: FloatImage, factor: number): void {
   const { width: w, height: h, data } = img;
   const sw = Math.max(2, Math.round(w / factor));
   const sh = Math.max(2, Math.round(h / factor));
-  const small = new Float32Array(sw * sh * 3);
+  const small = scratchF32('downscale', sw * sh * 3);
   const fx = w / sw;
   const fy = h / sh;
   for (let y = 0; y < sh; y++) {

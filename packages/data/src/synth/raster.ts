@@ -4,6 +4,7 @@
  * similarity transform (model → pixel). Pixel (x, y) samples the model point that maps to the
  * integer coordinates (x, y), the convention of OpenCV's warpAffine that the IJB alignment uses.
  */
+import { scratchF32, scratchF64, scratchU8 } from './scratch';
 import { invertSimilarity, similarityScale, type Similarity } from './similarity';
 
 export type Rgb = readonly [number, number, number];
@@ -11,8 +12,33 @@ export type Rgb = readonly [number, number, number];
 /** A signed distance (negative inside) in model units, with its model-space bounding box. */
 export interface Shape {
   sdf(x: number, y: number): number;
+  /**
+   * The distance at n points (x0 + i·dx, y0 + i·dy) into out[0..n): one call per pixel run, so the
+   * painter's per-pixel work is a tight loop rather than a call through the Shape interface.
+   */
+  sdfRow(x0: number, y0: number, dx: number, dy: number, n: number, out: Float64Array): void;
   /** [minX, minY, maxX, maxY] in model units; nothing outside is covered. */
   bounds: readonly [number, number, number, number];
+}
+
+/** A shape from its point distance alone (the row form loops over it). */
+export function shapeFromSdf(bounds: Shape['bounds'], sdf: (x: number, y: number) => number): Shape {
+  return {
+    bounds,
+    sdf,
+    sdfRow(x0, y0, dx, dy, n, out) {
+      for (let i = 0; i < n; i++) out[i] = sdf(x0 + i * dx, y0 + i * dy);
+    },
+  };
+}
+
+/** A growable per-shape temporary row. */
+function rowBuffer(): (n: number) => Float64Array {
+  let buf = new Float64Array(0);
+  return (n) => {
+    if (buf.length < n) buf = new Float64Array(Math.max(n, 256));
+    return buf;
+  };
 }
 
 /** Lighting of the face: brightness multiplier from the normal of an ellipsoid around the head. */
@@ -38,11 +64,17 @@ export interface Paint {
 }
 
 const BLOCK = 4;
+const SKIP = 0;
+const INSIDE = 1;
+const EDGE = 2;
 /** Largest distance from a block's centre to one of its pixels. */
 const BLOCK_HALF_DIAGONAL = ((BLOCK - 1) / 2) * Math.SQRT2;
 
 export class Canvas {
+  /** [height, width, 3]; a scratch buffer, valid until the next Canvas is made. */
   readonly data: Float32Array;
+  /** Lighting multiplier per pixel, computed on the first lit fill. */
+  private lightMap: Float32Array | undefined;
   private readonly toModel: Similarity;
   /** Pixels per model unit. */
   readonly scale: number;
@@ -53,7 +85,7 @@ export class Canvas {
     readonly modelToPixel: Similarity,
     private readonly lighting?: Lighting,
   ) {
-    this.data = new Float32Array(width * height * 3);
+    this.data = scratchF32('canvas', width * height * 3);
     this.toModel = invertSimilarity(modelToPixel);
     this.scale = similarityScale(modelToPixel);
   }
@@ -77,10 +109,10 @@ export class Canvas {
   }
 
   /**
-   * Paints `shape` with `paint` over what is already there. Works in 4×4 pixel blocks: a block whose
-   * centre is far enough inside or outside the shape (distance estimates of our shapes are within a
-   * factor 2 of the true distance) is filled or skipped whole; only blocks near an edge are
-   * evaluated per pixel.
+   * Paints `shape` with `paint` over what is already there. Works in bands of 4 pixel rows split
+   * into 4×4 blocks: a block whose centre is far enough inside or outside the shape (distance
+   * estimates of our shapes are within a factor 2 of the true distance) is filled or skipped
+   * whole; runs of blocks near an edge are evaluated per pixel, one row call per run.
    */
   fill(shape: Shape, paint: Paint): void {
     const [x0, y0, x1, y1] = this.pixelBounds(shape.bounds);
@@ -90,49 +122,76 @@ export class Canvas {
     const edge = Math.max(1, (paint.softness ?? 0) * this.scale);
     const perModel = this.scale / edge;
     const decided = (2 * BLOCK_HALF_DIAGONAL) / edge + 0.5;
+    const blocks = Math.ceil((x1 - x0 + 1) / BLOCK);
+    const centres = scratchF64('fill-centres', blocks);
+    const state = scratchU8('fill-state', blocks);
+    const distances = scratchF64('fill-row', x1 - x0 + 1);
+    const light = paint.lit && this.lighting ? this.lighting : undefined;
+    const lightMap = light ? this.litMap(light) : undefined;
+    const [r, g, b] = paint.colour;
+    const tr = light ? r * light.tint[0] : r;
+    const tg = light ? g * light.tint[1] : g;
+    const tb = light ? b * light.tint[2] : b;
+    const data = this.data;
+    const width = this.width;
+    const blend = (px: number, py: number, alpha: number): void => {
+      const k = lightMap ? lightMap[py * width + px] : 1;
+      const o = (py * width + px) * 3;
+      data[o] += (tr * k - data[o]) * alpha;
+      data[o + 1] += (tg * k - data[o + 1]) * alpha;
+      data[o + 2] += (tb * k - data[o + 2]) * alpha;
+    };
     for (let by = y0; by <= y1; by += BLOCK) {
-      const bh = Math.min(BLOCK, y1 - by + 1);
-      for (let bx = x0; bx <= x1; bx += BLOCK) {
-        const bw = Math.min(BLOCK, x1 - bx + 1);
-        const cx = bx + (BLOCK - 1) / 2;
-        const cy = by + (BLOCK - 1) / 2;
-        const centre = shape.sdf(inv.a * cx - inv.b * cy + inv.tx, inv.b * cx + inv.a * cy + inv.ty) * perModel;
-        if (centre >= decided) continue;
-        this.paintBlock(shape, paint, bx, by, bw, bh, opacity, perModel, centre <= -decided);
+      const cx = x0 + (BLOCK - 1) / 2;
+      const cy = by + (BLOCK - 1) / 2;
+      shape.sdfRow(inv.a * cx - inv.b * cy + inv.tx, inv.b * cx + inv.a * cy + inv.ty, BLOCK * inv.a, BLOCK * inv.b, blocks, centres);
+      let any = false;
+      for (let k = 0; k < blocks; k++) {
+        const d = centres[k] * perModel;
+        state[k] = d >= decided ? SKIP : d <= -decided ? INSIDE : EDGE;
+        any ||= state[k] !== SKIP;
+      }
+      if (!any) continue;
+      const rowEnd = Math.min(by + BLOCK - 1, y1);
+      for (let py = by; py <= rowEnd; py++) {
+        let k = 0;
+        while (k < blocks) {
+          if (state[k] === SKIP) {
+            k++;
+            continue;
+          }
+          const start = x0 + k * BLOCK;
+          if (state[k] === INSIDE) {
+            const end = Math.min(start + BLOCK - 1, x1);
+            for (let px = start; px <= end; px++) blend(px, py, opacity);
+            k++;
+            continue;
+          }
+          let e = k;
+          while (e < blocks && state[e] === EDGE) e++;
+          const end = Math.min(x0 + e * BLOCK - 1, x1);
+          const n = end - start + 1;
+          shape.sdfRow(inv.a * start - inv.b * py + inv.tx, inv.b * start + inv.a * py + inv.ty, inv.a, inv.b, n, distances);
+          for (let i = 0; i < n; i++) {
+            const coverage = 0.5 - distances[i] * perModel;
+            if (coverage > 0) blend(start + i, py, coverage < 1 ? coverage * opacity : opacity);
+          }
+          k = e;
+        }
       }
     }
   }
 
-  private paintBlock(shape: Shape, paint: Paint, bx: number, by: number, bw: number, bh: number, opacity: number, perModel: number, inside: boolean): void {
-    const inv = this.toModel;
-    const [r, g, b] = paint.colour;
-    const light = paint.lit ? this.lighting : undefined;
-    const data = this.data;
-    for (let py = by; py < by + bh; py++) {
-      for (let px = bx; px < bx + bw; px++) {
-        const mx = inv.a * px - inv.b * py + inv.tx;
-        const my = inv.b * px + inv.a * py + inv.ty;
-        let alpha = opacity;
-        if (!inside) {
-          const coverage = 0.5 - shape.sdf(mx, my) * perModel;
-          if (coverage <= 0) continue;
-          if (coverage < 1) alpha *= coverage;
-        }
-        let cr = r;
-        let cg = g;
-        let cb = b;
-        if (light) {
-          const k = brightness(light, mx, my);
-          cr *= k * light.tint[0];
-          cg *= k * light.tint[1];
-          cb *= k * light.tint[2];
-        }
-        const o = (py * this.width + px) * 3;
-        data[o] += (cr - data[o]) * alpha;
-        data[o + 1] += (cg - data[o + 1]) * alpha;
-        data[o + 2] += (cb - data[o + 2]) * alpha;
+  private litMap(light: Lighting): Float32Array {
+    if (!this.lightMap) {
+      const map = scratchF32('canvas-light', this.width * this.height);
+      const inv = this.toModel;
+      for (let py = 0; py < this.height; py++) {
+        for (let px = 0; px < this.width; px++) map[py * this.width + px] = brightness(light, inv.a * px - inv.b * py + inv.tx, inv.b * px + inv.a * py + inv.ty);
       }
+      this.lightMap = map;
     }
+    return this.lightMap;
   }
 
   /** Pixel rectangle (inclusive) covering a model-space box, clipped to the canvas. */
@@ -182,20 +241,24 @@ export function ellipse(cx: number, cy: number, rx: number, ry: number, angle = 
   const rmin = Math.min(rx, ry);
   const ex = Math.abs(rx * c) + Math.abs(ry * s);
   const ey = Math.abs(rx * s) + Math.abs(ry * c);
+  const irx = 1 / rx;
+  const iry = 1 / ry;
+  const at = (x: number, y: number): number => {
+    const dx = x - cx;
+    const dy = y - cy;
+    const ax = (dx * c + dy * s) * irx;
+    const ay = (-dx * s + dy * c) * iry;
+    const k0 = Math.sqrt(ax * ax + ay * ay);
+    const bx = ax * irx;
+    const by = ay * iry;
+    const k1 = Math.sqrt(bx * bx + by * by);
+    return k1 > 1e-9 ? (k0 * (k0 - 1)) / k1 : -rmin;
+  };
   return {
     bounds: [cx - ex, cy - ey, cx + ex, cy + ey],
-    sdf(x, y) {
-      const dx = x - cx;
-      const dy = y - cy;
-      const lx = dx * c + dy * s;
-      const ly = -dx * s + dy * c;
-      const ax = lx / rx;
-      const ay = ly / ry;
-      const k0 = Math.sqrt(ax * ax + ay * ay);
-      const bx = ax / rx;
-      const by = ay / ry;
-      const k1 = Math.sqrt(bx * bx + by * by);
-      return k1 > 1e-9 ? (k0 * (k0 - 1)) / k1 : -rmin;
+    sdf: at,
+    sdfRow(x0, y0, dx, dy, n, out) {
+      for (let i = 0; i < n; i++) out[i] = at(x0 + i * dx, y0 + i * dy);
     },
   };
 }
@@ -206,16 +269,20 @@ export function capsule(ax: number, ay: number, bx: number, by: number, ra: numb
   const vy = by - ay;
   const len2 = vx * vx + vy * vy || 1e-12;
   const r = Math.max(ra, rb);
+  const at = (x: number, y: number): number => {
+    const px = x - ax;
+    const py = y - ay;
+    let h = (px * vx + py * vy) / len2;
+    h = h < 0 ? 0 : h > 1 ? 1 : h;
+    const qx = px - vx * h;
+    const qy = py - vy * h;
+    return Math.sqrt(qx * qx + qy * qy) - (ra + (rb - ra) * h);
+  };
   return {
     bounds: [Math.min(ax, bx) - r, Math.min(ay, by) - r, Math.max(ax, bx) + r, Math.max(ay, by) + r],
-    sdf(x, y) {
-      const px = x - ax;
-      const py = y - ay;
-      let h = (px * vx + py * vy) / len2;
-      h = h < 0 ? 0 : h > 1 ? 1 : h;
-      const qx = px - vx * h;
-      const qy = py - vy * h;
-      return Math.sqrt(qx * qx + qy * qy) - (ra + (rb - ra) * h);
+    sdf: at,
+    sdfRow(x0, y0, dx, dy, n, out) {
+      for (let i = 0; i < n; i++) out[i] = at(x0 + i * dx, y0 + i * dy);
     },
   };
 }
@@ -227,16 +294,20 @@ export function roundedBox(cx: number, cy: number, hw: number, hh: number, radiu
   const ex = Math.abs(hw * c) + Math.abs(hh * s);
   const ey = Math.abs(hw * s) + Math.abs(hh * c);
   const rr = Math.min(radius, hw, hh);
+  const at = (x: number, y: number): number => {
+    const dx = x - cx;
+    const dy = y - cy;
+    const qx = Math.abs(dx * c + dy * s) - hw + rr;
+    const qy = Math.abs(-dx * s + dy * c) - hh + rr;
+    const ox = qx > 0 ? qx : 0;
+    const oy = qy > 0 ? qy : 0;
+    return Math.sqrt(ox * ox + oy * oy) + Math.min(Math.max(qx, qy), 0) - rr;
+  };
   return {
     bounds: [cx - ex, cy - ey, cx + ex, cy + ey],
-    sdf(x, y) {
-      const dx = x - cx;
-      const dy = y - cy;
-      const qx = Math.abs(dx * c + dy * s) - hw + rr;
-      const qy = Math.abs(-dx * s + dy * c) - hh + rr;
-      const ox = qx > 0 ? qx : 0;
-      const oy = qy > 0 ? qy : 0;
-      return Math.sqrt(ox * ox + oy * oy) + Math.min(Math.max(qx, qy), 0) - rr;
+    sdf: at,
+    sdfRow(x0, y0, dx, dy, n, out) {
+      for (let i = 0; i < n; i++) out[i] = at(x0 + i * dx, y0 + i * dy);
     },
   };
 }
@@ -253,6 +324,7 @@ function overlap(shapes: readonly Shape[]): [number, number, number, number] {
 
 /** Points inside every shape. */
 export function intersect(first: Shape, ...rest: Shape[]): Shape {
+  const tmp = rowBuffer();
   return {
     bounds: overlap([first, ...rest]),
     sdf(x, y) {
@@ -264,11 +336,20 @@ export function intersect(first: Shape, ...rest: Shape[]): Shape {
       }
       return d;
     },
+    sdfRow(x0, y0, dx, dy, n, out) {
+      first.sdfRow(x0, y0, dx, dy, n, out);
+      const t = tmp(n);
+      for (const s of rest) {
+        s.sdfRow(x0, y0, dx, dy, n, t);
+        for (let i = 0; i < n; i++) if (t[i] > out[i]) out[i] = t[i];
+      }
+    },
   };
 }
 
 /** Points inside `base` and outside every cut. */
 export function subtract(base: Shape, ...cuts: Shape[]): Shape {
+  const tmp = rowBuffer();
   return {
     bounds: base.bounds,
     sdf(x, y) {
@@ -280,10 +361,19 @@ export function subtract(base: Shape, ...cuts: Shape[]): Shape {
       }
       return d;
     },
+    sdfRow(x0, y0, dx, dy, n, out) {
+      base.sdfRow(x0, y0, dx, dy, n, out);
+      const t = tmp(n);
+      for (const s of cuts) {
+        s.sdfRow(x0, y0, dx, dy, n, t);
+        for (let i = 0; i < n; i++) if (-t[i] > out[i]) out[i] = -t[i];
+      }
+    },
   };
 }
 
 export function union(...shapes: Shape[]): Shape {
+  const tmp = rowBuffer();
   return {
     bounds: [Math.min(...shapes.map((s) => s.bounds[0])), Math.min(...shapes.map((s) => s.bounds[1])), Math.max(...shapes.map((s) => s.bounds[2])), Math.max(...shapes.map((s) => s.bounds[3]))],
     sdf(x, y) {
@@ -294,6 +384,14 @@ export function union(...shapes: Shape[]): Shape {
       }
       return d;
     },
+    sdfRow(x0, y0, dx, dy, n, out) {
+      shapes[0].sdfRow(x0, y0, dx, dy, n, out);
+      const t = tmp(n);
+      for (let k = 1; k < shapes.length; k++) {
+        shapes[k].sdfRow(x0, y0, dx, dy, n, t);
+        for (let i = 0; i < n; i++) if (t[i] < out[i]) out[i] = t[i];
+      }
+    },
   };
 }
 
@@ -303,10 +401,14 @@ export function outline(shape: Shape, halfWidth: number): Shape {
   return {
     bounds: [a - halfWidth, b - halfWidth, c + halfWidth, d + halfWidth],
     sdf: (x, y) => Math.abs(shape.sdf(x, y)) - halfWidth,
+    sdfRow(x0, y0, dx, dy, n, out) {
+      shape.sdfRow(x0, y0, dx, dy, n, out);
+      for (let i = 0; i < n; i++) out[i] = Math.abs(out[i]) - halfWidth;
+    },
   };
 }
 
 /** The half-plane y ≤ limit (or ≥ when `below`), used to cut shapes horizontally. */
 export function halfPlaneY(limit: number, below = false): Shape {
-  return { bounds: [-1e4, below ? limit : -1e4, 1e4, below ? 1e4 : limit], sdf: below ? (_x, y) => limit - y : (_x, y) => y - limit };
+  return shapeFromSdf([-1e4, below ? limit : -1e4, 1e4, below ? 1e4 : limit], below ? (_x, y) => limit - y : (_x, y) => y - limit);
 }

@@ -102,9 +102,9 @@ export interface LooseCropPlacement {
 }
 
 export function sampleLooseCropPlacement(rng: Random): LooseCropPlacement {
-  const scale = rng.uniform(1, 1.3);
-  const width = Math.round(ALIGNED_SIZE * scale * rng.uniform(1.15, 1.4));
-  const height = Math.round(ALIGNED_SIZE * scale * rng.uniform(1.2, 1.5));
+  const scale = rng.uniform(0.9, 1.15);
+  const width = Math.round(ALIGNED_SIZE * scale * rng.uniform(1.1, 1.3));
+  const height = Math.round(ALIGNED_SIZE * scale * rng.uniform(1.15, 1.35));
   const rot = (rng.uniform(-18, 18) * Math.PI) / 180;
   const t = similarityFromParts(scale, rot, 0, 0);
   const [cx, cy] = applySimilarity(t, [ALIGNED_SIZE / 2, ALIGNED_SIZE / 2]);

@@ -5,7 +5,7 @@
  */
 import { mix, scaleColour } from './colour';
 import { FACE_CENTRE_X, FacePose, type FaceIdentity } from './face';
-import { capsule, ellipse, halfPlaneY, intersect, outline, roundedBox, subtract, union, type Canvas, type Paint, type Shape } from './raster';
+import { capsule, ellipse, halfPlaneY, intersect, outline, roundedBox, shapeFromSdf, subtract, union, type Canvas, type Paint, type Shape } from './raster';
 
 /** Shapes (in model units) and their paints; the occluder of an image. */
 export interface Occluder {
@@ -17,14 +17,11 @@ export function headShape(id: FaceIdentity): Shape {
   const { cy, rx, ry, chinTaper } = id.head;
   const cx = FACE_CENTRE_X;
   const base = ellipse(cx, cy, rx, ry);
-  return {
-    bounds: base.bounds,
-    sdf(x, y) {
-      const t = (y - cy) / ry;
-      const narrowing = t > 0 ? 1 - chinTaper * t * t : 1;
-      return base.sdf(cx + (x - cx) / narrowing, y) * (narrowing < 1 ? 0.5 + 0.5 * narrowing : 1);
-    },
-  };
+  return shapeFromSdf(base.bounds, (x, y) => {
+    const t = (y - cy) / ry;
+    const narrowing = t > 0 ? 1 - chinTaper * t * t : 1;
+    return base.sdf(cx + (x - cx) / narrowing, y) * (narrowing < 1 ? 0.5 + 0.5 * narrowing : 1);
+  });
 }
 
 /** The inner face (eyes to chin) over which occlusion is measured. */

@@ -10,6 +10,8 @@ import { NO_DEGRADATION, sampleSeverity, qualityOf, type DegradationSpec } from 
 import { sampleAppearance, sampleIdentity, type FaceIdentity } from './face';
 import { Random } from './random';
 import { alignmentJitter, describeImage, renderAligned } from './render';
+import type { DrawPool } from './draw-pool';
+import type { DrawTask } from './draw-task';
 
 /** Name of a training identity (the `identity` column of the ingested tables). */
 export function trainIdentityName(index: number): string {
@@ -73,23 +75,22 @@ export interface TrainSetOptions {
 }
 
 /**
- * Writes `dir`/train.rec, train.idx and property. Calls `onImage` once per image (progress).
+ * Writes `dir`/train.rec, train.idx and property, drawing on `pool`. Calls `onImage` once per image
+ * (progress).
  * @returns the ground truth, one entry per image in key order
  */
-export function writeTrainSet(dir: string, opts: TrainSetOptions, onImage: (bytes: number) => void = () => undefined): TrainImageTruth[] {
+export async function writeTrainSet(dir: string, opts: TrainSetOptions, pool: DrawPool, onImage: (bytes: number) => void = () => undefined): Promise<TrainImageTruth[]> {
   fs.mkdirSync(dir, { recursive: true });
   const sizes = trainIdentitySizes(opts.seed, opts.identities, opts.imagesPerIdentity);
+  const tasks: DrawTask[] = sizes.flatMap((n, label) => Array.from({ length: n }, (_, k) => ({ kind: 'train' as const, seed: opts.seed, label, k })));
   const writer = InsightfaceRecordIOWriter.open(path.join(dir, 'train.rec'), path.join(dir, 'train.idx'), sizes);
   const truth: TrainImageTruth[] = [];
   try {
-    for (let label = 0; label < sizes.length; label++) {
-      const identity = trainIdentity(opts.seed, label);
-      for (let k = 0; k < sizes[label]; k++) {
-        const drawn = drawTrainImage(opts.seed, identity, label, k);
-        const imageId = writer.writeImage(label, drawn.jpeg);
-        truth.push({ imageId, ...drawn.truth });
-        onImage(drawn.jpeg.length);
-      }
+    for await (const drawn of pool.draw(tasks)) {
+      if (drawn.kind !== 'train') throw new Error('draw pool returned an IJB picture for a training task');
+      const imageId = writer.writeImage(drawn.truth.label, drawn.jpeg);
+      truth.push({ imageId, ...drawn.truth });
+      onImage(drawn.jpeg.length);
     }
     writer.close();
   } catch (e) {

@@ -11,10 +11,10 @@ import {
   imagesTable,
   int32Column,
   int64Column,
+  encodeParquet,
   listTableParts,
-  makeBatch,
   makeTypedTable,
-  PartedTableWriter,
+  partFileName,
   readParquetFile,
   utf8Column,
   writeTable,
@@ -77,20 +77,19 @@ export function sampleImages(count: number, size = 112): Uint8Array[] {
  * `rowsPerPart` rows per Parquet part.
  */
 export function writeImagesTable(dir: string, images: readonly Uint8Array[], rowsPerPart = images.length): void {
-  const writer = new PartedTableWriter(dir, imagesTable, { targetPartBytes: 1, rawColumns: ['image'] });
-  for (let at = 0; at < images.length; at += rowsPerPart) {
+  const tableDir = path.join(dir, imagesTable.name);
+  fs.mkdirSync(tableDir, { recursive: true });
+  for (let at = 0, part = 0; at < images.length; at += rowsPerPart, part++) {
     const ids = Array.from({ length: Math.min(rowsPerPart, images.length - at) }, (_, k) => at + k);
-    writer.add(
-      makeBatch(imagesTable, {
-        image_id: int64Column(columnType(imagesTable, 'image_id'), ids.map((i) => 1000 + i)),
-        label: int32Column(columnType(imagesTable, 'label'), Int32Array.from(ids, (i) => i % 3)),
-        identity: utf8Column(columnType(imagesTable, 'identity'), ids.map((i) => `id${i % 3}`)),
-        image: binaryColumn(columnType(imagesTable, 'image'), ids.map((i) => images[i])),
-        source: utf8Column(columnType(imagesTable, 'source'), ids.map((i) => `img${i}.jpg`)),
-      }),
-    );
+    const table = makeTypedTable(imagesTable, {
+      image_id: int64Column(columnType(imagesTable, 'image_id'), ids.map((i) => 1000 + i)),
+      label: int32Column(columnType(imagesTable, 'label'), Int32Array.from(ids, (i) => i % 3)),
+      identity: utf8Column(columnType(imagesTable, 'identity'), ids.map((i) => `id${i % 3}`)),
+      image: binaryColumn(columnType(imagesTable, 'image'), ids.map((i) => images[i])),
+      source: utf8Column(columnType(imagesTable, 'source'), ids.map((i) => `img${i}.jpg`)),
+    });
+    fs.writeFileSync(path.join(tableDir, partFileName(part)), encodeParquet(table, { rawColumns: ['image'] }));
   }
-  writer.finish();
 }
 
 /** Writes `<dir>/aligned/` with the given face rows and raw RGB crops. */

@@ -2,8 +2,8 @@
  * The whole extraction path against the official code: the IR-18 fixture's PNGs in an images
  * table, its float16 Lightning checkpoint, views original + flip, through `fcn extract`, compared
  * with the official embeddings and norms (BGR, (x/255 - 0.5)/0.5, eval mode).
- * Tolerances as the backbone's own parity test: cosine >= 0.99999, norms 1e-4 relative (the
- * reference's float32-vs-float64 spread is <= 1.9e-7 on embeddings).
+ * Tolerances: every embedding value within 5e-6, norms within 1e-5 relative (reached on wasm:
+ * 5.7e-7 and 4.1e-7; the reference's own float32-vs-float64 spread is 1.9e-7 and 1.4e-7).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -37,10 +37,10 @@ describe('extraction parity with the official IR-18 forward pass', () => {
       const norms = readNpy(path.join(FIXTURES, 'expected', `${prefix}norms.npy`)).data as Float32Array;
       for (let b = 0; b < 4; b++) {
         const r = got.byKey.get(`${b}/${view}`)!;
-        let dot = 0;
-        for (let d = 0; d < 512; d++) dot += r.embedding[d] * emb[b * 512 + d];
-        expect(dot).toBeGreaterThanOrEqual(0.99999);
-        expect(Math.abs(r.norm - norms[b]) / norms[b]).toBeLessThanOrEqual(1e-4);
+        let maxAbs = 0;
+        for (let d = 0; d < 512; d++) maxAbs = Math.max(maxAbs, Math.abs(r.embedding[d] - emb[b * 512 + d]));
+        expect(maxAbs).toBeLessThanOrEqual(5e-6);
+        expect(Math.abs(r.norm - norms[b]) / norms[b]).toBeLessThanOrEqual(1e-5);
       }
     }
   });

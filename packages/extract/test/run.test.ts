@@ -162,11 +162,11 @@ describe('bad input', () => {
     const dir = path.join(root, 'bad-bytes');
     const images = sampleImages(5);
     images[3] = new TextEncoder().encode('not an image at all');
-    writeImagesTable(dir, images);
+    writeImagesTable(dir, images, 3);
     const out = path.join(root, 'bad-bytes-out');
     const err = await runExtraction(opts('bad-bytes-out', { images: dir })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
-    expect((err as Error).message).toMatch(/bad-bytes\/images\/part-00000.parquet:row 3: image bytes are not JPEG or PNG/);
+    expect((err as Error).message).toMatch(/bad-bytes\/images\/part-00001.parquet:row 3: image bytes are not JPEG or PNG \(starts with 6e 6f 74 20\)/);
     expect(fs.readdirSync(path.join(out, 'features'))).toEqual(['part-000000000000.parquet']);
   });
 

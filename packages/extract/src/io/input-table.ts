@@ -104,27 +104,25 @@ export class InputRowReader {
   }
 
   /**
-   * Rows at positions [start, end) as extraction inputs, and the part files they came from.
+   * Rows at positions [start, end) as extraction inputs (each naming its part file).
    * @throws InputError naming the part for unreadable parts or a wrong schema.
    */
-  read(start: number, end: number): { images: ImageInput[]; files: string[] } {
+  read(start: number, end: number): ImageInput[] {
     const images: ImageInput[] = [];
-    const files: string[] = [];
     for (const part of this.table.parts) {
       const from = Math.max(start, part.start);
       const to = Math.min(end, part.start + part.rows);
       if (from >= to) continue;
-      files.push(part.file);
       const t = this.readSlice(part, from - part.start, to - from);
       if (this.table.kind === 'images') {
         const col = t.getChild('image')!;
-        for (let i = 0; i < t.numRows; i++) images.push({ row: from + i, encoded: col.get(i) as Uint8Array });
+        for (let i = 0; i < t.numRows; i++) images.push({ row: from + i, encoded: col.get(i) as Uint8Array, file: part.file });
       } else {
         const rows = t.getChild('row')!;
         const rgb = t.getChild('rgb')!;
-        for (let i = 0; i < t.numRows; i++) images.push({ row: Number(rows.get(i)), rgb: rgb.get(i) as Uint8Array });
+        for (let i = 0; i < t.numRows; i++) images.push({ row: Number(rows.get(i)), rgb: rgb.get(i) as Uint8Array, file: part.file });
       }
     }
-    return { images, files };
+    return images;
   }
 }

@@ -116,14 +116,13 @@ export async function runExtraction(opts: ExtractRunOptions): Promise<ExtractRun
     const t0 = performance.now();
     try {
       for (const chunk of todo) {
-        const { images, files } = reader.read(chunk.start, chunk.end);
+        const images = reader.read(chunk.start, chunk.end);
         let before = 0;
         const features = await extractFeatures(backbone.runner, images, {
           views,
           seed: plan.seed,
           batchSize: opts.batchSize ?? DEFAULT_BATCH_SIZE,
           augment: plan.augment,
-          file: files.join(', '),
           onImagesDone: (done) => {
             progress.tick(done - before);
             before = done;

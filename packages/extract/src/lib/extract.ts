@@ -11,8 +11,11 @@ import { DEFAULT_AUGMENT, renderView, type AugmentOptions, type RgbImage } from 
 import type { BackboneRunner } from './backbone-runner';
 import { decodeImage, rawRgbImage, requireImageSize, type ImageLocation } from './decode';
 
-/** An image of the input table: encoded JPEG/PNG bytes, or raw RGB bytes of an aligned crop. */
-export type ImageInput = { row: number; encoded: Uint8Array } | { row: number; rgb: Uint8Array };
+/**
+ * An image of the input table: encoded JPEG/PNG bytes, or raw RGB bytes of an aligned crop, with
+ * the file it was read from (named in errors).
+ */
+export type ImageInput = ({ row: number; encoded: Uint8Array } | { row: number; rgb: Uint8Array }) & { file?: string };
 
 export interface ExtractOptions {
   /** View ids (0 original, 1 flip, 2.. augmented), in the order records are emitted per image. */
@@ -22,7 +25,7 @@ export interface ExtractOptions {
   /** (image, view) pairs per backbone call. */
   batchSize: number;
   augment?: AugmentOptions;
-  /** Names the source in error messages (e.g. the Parquet part the images came from). */
+  /** Names the source in error messages when an input does not name its own file. */
   file?: string;
   /** Called after every batch with the number of images whose views are all done so far. */
   onImagesDone?: (images: number) => void;
@@ -110,7 +113,7 @@ export async function extractFeatures(backbone: BackboneRunner, images: readonly
 
   let slot = 0;
   for (const input of images) {
-    const img = inputImage(input, size, opts.file);
+    const img = inputImage(input, size, input.file ?? opts.file);
     for (const view of opts.views) {
       const rendered = renderView(img, opts.seed, input.row, view, augment);
       batch.set(backboneInputFromRgb(rendered.data, size, size, 3), filled * pixels);

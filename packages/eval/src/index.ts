@@ -12,3 +12,6 @@ export * from './run';
 export * from './io/inputs';
 export * from './report/roc-plot';
 export { resultsJson, methodJson, coresetsJson, summaryTables, writeEvalOutputs, type EvalContext } from './report/outputs';
+export { EVAL_IJB_USAGE, evalIjbCli, parseEvalIjbArgs, type EvalIjbArgs } from './cli';
+export { createFaceCoresetNetAggregator, loadFaceCoresetNetAggregator } from './io/checkpoint';
+export { loadTableInputs } from './io/tables';

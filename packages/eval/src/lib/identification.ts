@@ -183,24 +183,27 @@ function concatenatedMethod(sim: Similarity, probes: SubjectTemplates, gallery: 
 
 /** The k largest similarities of non-mated (probe, gallery) cells, descending. */
 function largestNonMated(sim: Similarity, mask: Int32Array, k: number): Float64Array {
-  let buffer = new Float64Array(Math.max(4 * k, 1024));
+  const buffer = new Float64Array(Math.max(4 * k, 1024));
   let n = 0;
+  // Values at or below the k-th largest seen so far can never enter the top k (IJB-C: 69 M cells).
+  let floor = -Infinity;
   const compact = (): void => {
     const kept = buffer.subarray(0, n).sort().reverse().slice(0, k);
-    buffer.fill(0);
     buffer.set(kept);
     n = kept.length;
+    if (n === k) floor = kept[k - 1];
   };
   for (let i = 0; i < sim.probes; i++) {
+    const row = i * sim.gallery;
     for (let c = 0; c < sim.gallery; c++) {
-      if (c === mask[i]) continue;
+      const v = sim.values[row + c];
+      if (c === mask[i] || v <= floor) continue;
       if (n === buffer.length) compact();
-      buffer[n++] = sim.values[i * sim.gallery + c];
+      buffer[n++] = v;
     }
   }
   compact();
-  buffer = buffer.subarray(0, n);
-  return buffer;
+  return buffer.slice(0, n);
 }
 
 function galleryMethod(name: string, sim: Similarity, probes: SubjectTemplates, joined: SubjectTemplates, columns: Int32Array, fpirs: readonly number[]): GalleryResult {

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { featuresArrowTable, featuresTable, readFeaturesPickle, writeTable } from '@facecoreset/data';
-import { computeTemplateDescriptors, normWeightedAggregator } from '../src';
+import { PartedTableWriter, featuresArrowTable, featuresTable, readFeaturesPickle, writeTable } from '@facecoreset/data';
+import { computeTemplateDescriptors, evaluateMethod, meanAggregator, normWeightedAggregator } from '../src';
 import { loadOfficialInputs } from '../src/io/inputs';
 import { loadTableInputs } from '../src/io/tables';
 import { IJB_MINI } from './fixtures';
@@ -30,6 +30,28 @@ describe('inputs from our features table', () => {
     expect(Array.from(a.features)).toEqual(Array.from(b.features));
     // The features folder itself is accepted too.
     expect((await loadTableInputs(root, 'IJBB', path.join(dir, 'features'))).faces.count).toBe(885);
+  });
+
+  it('media protocol with flip fusion: a flipped view equal to the original leaves the descriptors unchanged', async () => {
+    const flipDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fcn-eval-tables-'));
+    try {
+      const arrays = readFeaturesPickle(pickle);
+      const w = new PartedTableWriter(flipDir, featuresTable(arrays.dim), { targetPartBytes: 1 << 20 });
+      w.addTable(featuresArrowTable(arrays, 1)); // flipped view first: rows are placed by (row, view)
+      w.addTable(featuresArrowTable(arrays, 0));
+      w.finish();
+      const inputs = await loadTableInputs(root, 'IJBB', flipDir);
+      expect(inputs.flip).toBeDefined();
+      for (const aggregator of [meanAggregator, normWeightedAggregator]) {
+        const fused = await evaluateMethod(inputs, aggregator, { protocol: 'media', flip: true, progress: false, identification: false });
+        const plain = await evaluateMethod(inputs, aggregator, { protocol: 'media', progress: false, identification: false });
+        let m = 0;
+        for (let i = 0; i < plain.descriptors.features.length; i++) m = Math.max(m, Math.abs(fused.descriptors.features[i] - plain.descriptors.features[i]));
+        expect(m).toBeLessThan(1e-6);
+      }
+    } finally {
+      fs.rmSync(flipDir, { recursive: true, force: true });
+    }
   });
 
   it('fails naming the table when face rows are missing', async () => {

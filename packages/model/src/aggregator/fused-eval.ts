@@ -37,8 +37,11 @@ export interface FusedIntermediates {
 export interface FusedEvalOptions {
   onlyFps?: boolean;
   intermediates?: boolean;
-  /** Sets of at least this size run selection's row products on tfjs (default 256; tests lower it). */
-  backendSelectionFrom?: number;
+  /**
+   * Sets of at least this size use the large-set kernels: selection's row products on tfjs and
+   * pooling over the transposed features (default 256; tests lower it to cover them).
+   */
+  largeSetFrom?: number;
 }
 
 interface DenseWeights {
@@ -77,8 +80,26 @@ function gemmPerGroup(a: Float32Array, m: number, ws: tf.Tensor2D[]): Float32Arr
   return out;
 }
 
-/** From this set size on, selection's row products run on tfjs (below, JS loops are cheaper than the calls). */
-const BACKEND_SELECTION_FROM = 256;
+/**
+ * From this set size on: selection's row products run on tfjs (below, JS loops are cheaper than
+ * the calls), and pooling multiplies the transposed features (as a product's right-hand side,
+ * XNNPACK would repack all T·D values, which costs more than transposing them).
+ */
+const LARGE_SET_FROM = 256;
+
+/** [rows, cols] -> [cols, rows], in cache-friendly tiles. */
+function transposed(a: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  const B = 16;
+  for (let r0 = 0; r0 < rows; r0 += B) {
+    const r1 = Math.min(r0 + B, rows);
+    for (let c0 = 0; c0 < cols; c0 += B) {
+      const c1 = Math.min(c0 + B, cols);
+      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = a[r * cols + c];
+    }
+  }
+  return out;
+}
 
 /** FPS kernels on the set's features already uploaded as `f` [T, D]. */
 function tfFpsKernels(f: tf.Tensor2D): FpsKernels {
@@ -147,10 +168,10 @@ export class FusedEvaluator {
   run(sets: readonly TemplateSet[], opts: FusedEvalOptions = {}): { output: AggregateOutput; intermediates?: FusedIntermediates[] } {
     const sizes = sets.map((s, b) => checkSet(s, this.D, `set ${b}`));
     // Each set's features go to the backend once (selection, attention scores and pooling use them).
-    const from = opts.backendSelectionFrom ?? BACKEND_SELECTION_FROM;
-    const uploaded = sets.map((s, b) => (opts.onlyFps && sizes[b] < from ? undefined : tf.tensor2d(s.features, [sizes[b], this.D])));
+    const largeFrom = opts.largeSetFrom ?? LARGE_SET_FROM;
+    const uploaded = sets.map((s, b) => (opts.onlyFps && sizes[b] < largeFrom ? undefined : tf.tensor2d(s.features, [sizes[b], this.D])));
     try {
-      return this.runUploaded(sets, sizes, uploaded, opts);
+      return this.runUploaded(sets, sizes, uploaded, largeFrom, opts);
     } finally {
       tf.dispose(uploaded.filter((t): t is tf.Tensor2D => t !== undefined));
     }
@@ -160,6 +181,7 @@ export class FusedEvaluator {
     sets: readonly TemplateSet[],
     sizes: number[],
     uploaded: (tf.Tensor2D | undefined)[],
+    largeFrom: number,
     opts: FusedEvalOptions,
   ): { output: AggregateOutput; intermediates?: FusedIntermediates[] } {
     const { D, H, dh } = this;
@@ -172,7 +194,7 @@ export class FusedEvaluator {
     const rowStart = new Int32Array(B + 1);
     const fps = sets.map((s, b) => {
       const f = uploaded[b];
-      const kernels = f && sizes[b] >= (opts.backendSelectionFrom ?? BACKEND_SELECTION_FROM) ? tfFpsKernels(f) : jsFpsKernels(s.features, D);
+      const kernels = f && sizes[b] >= largeFrom ? tfFpsKernels(f) : jsFpsKernels(s.features, D);
       const r = farthestPointSample(s.features, s.norms, D, K, this.gamma, !!inter, kernels);
       const k = r.indices.length;
       out.coresetSizes[b] = k;
@@ -227,7 +249,7 @@ export class FusedEvaluator {
     // Attention over each set's items; pooled [H, M, D] = Σ_t a_t·x_t per (head, query).
     const pooled = new Float32Array(H * M * D);
     for (let b = 0; b < B; b++) {
-      const r = this.crossAttentionPool(sets[b], uploaded[b] as tf.Tensor2D, qk, pooled, rowStart[b], rowStart[b + 1] - rowStart[b], M, posW, !!inter);
+      const r = this.crossAttentionPool(sets[b], uploaded[b] as tf.Tensor2D, qk, pooled, rowStart[b], rowStart[b + 1] - rowStart[b], M, posW, sizes[b] >= largeFrom, !!inter);
       if (inter) {
         const k = rowStart[b + 1] - rowStart[b];
         const sl = (a: Float32Array) => a.slice(rowStart[b] * D, (rowStart[b] + k) * D);
@@ -304,6 +326,7 @@ export class FusedEvaluator {
     k: number,
     M: number,
     posW: Float32Array,
+    large: boolean,
     keepEncoding: boolean,
   ): { raw?: Float32Array; encoded?: Float32Array } {
     const { D, H } = this;
@@ -360,14 +383,33 @@ export class FusedEvaluator {
       const o = t * Q;
       for (let q = 0; q < Q; q++) z[q] += s[o + q] = Math.exp(s[o + q] - max[q]);
     }
-    const weights = new Float32Array(Q * T); // [Q, T]
-    for (let t = 0; t < T; t++) {
-      const o = t * Q;
-      const n = norms[t];
-      for (let q = 0; q < Q; q++) weights[q * T + t] = (s[o + q] / z[q]) * n;
+    // Pool the items with the weights, scaled by n_t so that pooling f gives Σ a_t x_t. The big
+    // operand must be the product's left side: as the right side, XNNPACK repacks all T·D values.
+    if (!large) {
+      const weights = new Float32Array(Q * T); // [Q, T]
+      for (let t = 0; t < T; t++) {
+        const o = t * Q;
+        const n = norms[t];
+        for (let q = 0; q < Q; q++) weights[q * T + t] = (s[o + q] / z[q]) * n;
+      }
+      const pool = readBack(() => tf.matMul(tf.tensor2d(weights, [Q, T]), f)); // [Q, D]
+      for (let h = 0; h < H; h++) for (let i = 0; i < k; i++) pooled.set(pool.subarray((h * k + i) * D, (h * k + i + 1) * D), (h * M + m0 + i) * D);
+    } else {
+      const weightsT = new Float32Array(T * Q); // [T, Q]
+      for (let t = 0; t < T; t++) {
+        const o = t * Q;
+        const n = norms[t];
+        for (let q = 0; q < Q; q++) weightsT[o + q] = (s[o + q] / z[q]) * n;
+      }
+      const poolT = readBack(() => tf.matMul(tf.tensor2d(transposed(set.features, T, D), [D, T]), tf.tensor2d(weightsT, [T, Q]))); // [D, Q]
+      for (let h = 0; h < H; h++) {
+        for (let i = 0; i < k; i++) {
+          const q = h * k + i;
+          const o = (h * M + m0 + i) * D;
+          for (let d = 0; d < D; d++) pooled[o + d] = poolT[d * Q + q];
+        }
+      }
     }
-    const pool = readBack(() => tf.matMul(tf.tensor2d(weights, [Q, T]), f)); // [Q, D]
-    for (let h = 0; h < H; h++) for (let i = 0; i < k; i++) pooled.set(pool.subarray((h * k + i) * D, (h * k + i + 1) * D), (h * M + m0 + i) * D);
     if (!keepEncoding) return {};
     const encoded = new Float32Array(T * D);
     layerNormRows(raw, T, D, posW, this.p('pos_trans_norm.bias'), eps, encoded);

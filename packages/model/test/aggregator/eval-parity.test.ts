@@ -72,10 +72,10 @@ describe.each(BACKENDS)('eval parity on %s', (backend) => {
     });
   });
 
-  it.each(EVAL_CASES)('fused, selection products on the backend: %s', (name) => {
-    // Large sets run selection's row products on tfjs; force that path on the small fixture sets.
+  it.each(EVAL_CASES)('fused, large-set kernels: %s', (name) => {
+    // Large sets run selection's row products on tfjs and pool transposed features; force that path.
     const c = evalCase(name);
-    const { output } = model.aggregateWithIntermediates([{ features: c.features, norms: c.norms }], { backendSelectionFrom: 1 });
+    const { output } = model.aggregateWithIntermediates([{ features: c.features, norms: c.norms }], { largeSetFrom: 1 });
     expect(Array.from(output.indices.subarray(0, c.indices.length))).toEqual(c.indices);
     expect(maxAbsDiff(output.aggregate, c.aggregate)).toBeLessThanOrEqual(1e-5);
   });

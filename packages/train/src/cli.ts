@@ -1,10 +1,11 @@
 /**
- * The train stage's command line: `fcn train aggregator` (and later `fcn train backbone`).
+ * The train stage's command line: `fcn train aggregator` and `fcn train backbone`.
  * Functions take argv and return exit codes; the pipeline package wraps them as `fcn` commands.
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '@facecoreset/common';
 import { runAggregatorTraining, type RunAggregatorTrainingOptions } from './run-aggregator';
+import { runBackboneTraining, type RunBackboneTrainingOptions } from './run-backbone';
 
 export const TRAIN_AGGREGATOR_USAGE = `Usage: fcn train aggregator --features <table> --images <table> --out <dir> [--config <json>] [--resume]
                            [--backend node-gpu|node|wasm|cpu] [--max-steps N]
@@ -23,6 +24,13 @@ Trains the FaceCoresetNet aggregator (with the AdaFace head) on pre-extracted fe
 
 Checkpoints are written at every epoch end and every checkpoint.every_steps steps; the last
 checkpoint.keep_last are kept, plus best.safetensors by the held-out verification TAR.`;
+
+function parseMaxSteps(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--max-steps: expected a non-negative integer, got '${text}'`);
+  return n;
+}
 
 /** Parses `fcn train aggregator` arguments into run options. */
 export function parseTrainAggregatorArgs(argv: string[]): RunAggregatorTrainingOptions {
@@ -46,12 +54,7 @@ export function parseTrainAggregatorArgs(argv: string[]): RunAggregatorTrainingO
     throw new UsageError(`${(e as Error).message}\n\n${TRAIN_AGGREGATOR_USAGE}`);
   }
   for (const flag of ['features', 'images', 'out'] as const) if (!values[flag]) throw new UsageError(`missing --${flag}\n\n${TRAIN_AGGREGATOR_USAGE}`);
-  let maxSteps: number | undefined;
-  if (values['max-steps'] !== undefined) {
-    maxSteps = Number(values['max-steps']);
-    if (!Number.isInteger(maxSteps) || maxSteps < 0) throw new UsageError(`--max-steps: expected a non-negative integer, got '${values['max-steps']}'`);
-  }
-  return { features: values.features!, images: values.images!, out: values.out!, configFile: values.config, resume: values.resume, backend: values.backend, maxSteps };
+  return { features: values.features!, images: values.images!, out: values.out!, configFile: values.config, resume: values.resume, backend: values.backend, maxSteps: parseMaxSteps(values['max-steps']) };
 }
 
 /** `fcn train aggregator`: returns the exit code (errors propagate to the caller's top-level catch). */
@@ -61,5 +64,55 @@ export async function trainAggregatorCli(argv: string[], extra: Partial<RunAggre
   const best = summary.best ? `; best ${summary.best.metric} = ${summary.best.value.toFixed(4)} at step ${summary.best.step}` : '';
   const base = summary.baselines ? ` (mean ${summary.baselines.mean.toFixed(4)}, norm-weighted ${summary.baselines.normWeighted.toFixed(4)})` : '';
   (extra.log ?? ((l: string) => process.stderr.write(l + '\n')))(`${summary.finished ? 'finished' : 'stopped'} at step ${summary.position.step} (epoch ${summary.position.epoch})${best}${base}`);
+  return 0;
+}
+
+export const TRAIN_BACKBONE_USAGE = `Usage: fcn train backbone --images <table> --out <dir> [--config <json>] [--resume] [--quality <csv>]
+                         [--backend node-gpu|node|wasm|cpu] [--max-steps N]
+
+Trains an IResNet with the AdaFace head on an images table (BGR, (x/255 - 0.5)/0.5, random flip).
+
+  --images <table>    images table (image_id, label, identity, image, source): its folder or the folder holding images/
+  --out <dir>         run folder: checkpoints/, best.safetensors, metrics.jsonl, config.json, summary.json,
+                      backbone.safetensors (the network alone, for fcn extract)
+  --config <json>     settings (bare, or an experiment config's backbone.options); default: AdaFace's recipe
+                      with an IR-18 (SGD lr 0.1, momentum 0.9, wd 5e-4, 26 epochs, milestones 12/20/24)
+  --resume            continue from the latest checkpoint in --out
+  --quality <csv>     image_id,quality,... ground truth (e.g. the demo data's ground_truth/train_images.csv):
+                      validation also reports the Spearman correlation of feature norms with quality
+  --backend <name>    compute backend (default: FCN_BACKEND, then the best available)
+  --max-steps <N>     stop after N steps in total, checkpointed (continue later with --resume)`;
+
+/** Parses `fcn train backbone` arguments into run options. */
+export function parseTrainBackboneArgs(argv: string[]): RunBackboneTrainingOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        images: { type: 'string' },
+        out: { type: 'string' },
+        config: { type: 'string' },
+        resume: { type: 'boolean', default: false },
+        quality: { type: 'string' },
+        backend: { type: 'string' },
+        'max-steps': { type: 'string' },
+      },
+    }));
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n\n${TRAIN_BACKBONE_USAGE}`);
+  }
+  for (const flag of ['images', 'out'] as const) if (!values[flag]) throw new UsageError(`missing --${flag}\n\n${TRAIN_BACKBONE_USAGE}`);
+  return { images: values.images!, out: values.out!, configFile: values.config, resume: values.resume, qualityFile: values.quality, backend: values.backend, maxSteps: parseMaxSteps(values['max-steps']) };
+}
+
+/** `fcn train backbone`: returns the exit code. */
+export async function trainBackboneCli(argv: string[], extra: Partial<RunBackboneTrainingOptions> = {}): Promise<number> {
+  const { summary, exportPath } = await runBackboneTraining({ ...parseTrainBackboneArgs(argv), ...extra });
+  const v = summary.lastValidation;
+  const text = v ? `; ${v.metric} ${v.tar.toFixed(4)} (random weights ${summary.randomBaseline?.toFixed(4) ?? 'n/a'})${v.extra?.norm_quality_spearman !== undefined ? `, norm-quality Spearman ${v.extra.norm_quality_spearman.toFixed(3)}` : ''}` : '';
+  (extra.log ?? ((l: string) => process.stderr.write(l + '\n')))(`${summary.finished ? 'finished' : 'stopped'} at step ${summary.position.step}${text}; model: ${exportPath}`);
   return 0;
 }

@@ -1,5 +1,5 @@
-/** `fcn train aggregator`: the train package's CLI as an fcn sub-command. */
-import { TRAIN_AGGREGATOR_USAGE, trainAggregatorCli } from '@facecoreset/train';
+/** `fcn train aggregator` and `fcn train backbone`: the train package's CLI as fcn sub-commands. */
+import { TRAIN_AGGREGATOR_USAGE, TRAIN_BACKBONE_USAGE, trainAggregatorCli, trainBackboneCli } from '@facecoreset/train';
 import type { Command } from '../command';
 
 export function trainCommands(): Command[] {
@@ -9,6 +9,12 @@ export function trainCommands(): Command[] {
       summary: 'train FaceCoresetNet on a features table (checkpoints, --resume, held-out validation)',
       usage: TRAIN_AGGREGATOR_USAGE,
       run: (argv) => trainAggregatorCli(argv),
+    },
+    {
+      name: 'train backbone',
+      summary: 'train an IResNet with the AdaFace head on an images table (checkpoints, --resume)',
+      usage: TRAIN_BACKBONE_USAGE,
+      run: (argv) => trainBackboneCli(argv),
     },
   ];
 }

@@ -108,3 +108,35 @@ export function verifyTemplates(vectors: Float32Array, dim: number, identity: Ar
   const result = strictTarAtFar(genuine, impostor.subarray(0, ni), targetFar);
   return { ...result, genuinePairs: genuine.length, impostorPairs: ni };
 }
+
+/** Ranks (1-based) with ties given their average rank. */
+function ranks(values: ArrayLike<number>): Float64Array {
+  const order = Array.from({ length: values.length }, (_, i) => i).sort((a, b) => values[a] - values[b]);
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < order.length; ) {
+    let j = i;
+    while (j + 1 < order.length && values[order[j + 1]] === values[order[i]]) j++;
+    const r = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++) out[order[k]] = r;
+    i = j + 1;
+  }
+  return out;
+}
+
+/** Spearman's rank correlation (Pearson correlation of the tie-averaged ranks); NaN when a side is constant. */
+export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length || a.length < 2) throw new Error(`spearman: need two equally long samples of at least 2 values (got ${a.length} and ${b.length})`);
+  const ra = ranks(a);
+  const rb = ranks(b);
+  const n = a.length;
+  const mean = (n + 1) / 2;
+  let sab = 0;
+  let saa = 0;
+  let sbb = 0;
+  for (let i = 0; i < n; i++) {
+    sab += (ra[i] - mean) * (rb[i] - mean);
+    saa += (ra[i] - mean) ** 2;
+    sbb += (rb[i] - mean) ** 2;
+  }
+  return sab / Math.sqrt(saa * sbb);
+}

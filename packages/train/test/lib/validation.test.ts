@@ -1,5 +1,5 @@
 import { buildSetIndex } from '../../src/lib/set-index';
-import { buildValidationTemplates, strictTarAtFar, verifyTemplates } from '../../src/lib/validation';
+import { buildValidationTemplates, spearman, strictTarAtFar, verifyTemplates } from '../../src/lib/validation';
 
 describe('strictTarAtFar', () => {
   it('accepts only scores above the (⌊far·I⌋+1)-th largest impostor', () => {
@@ -61,5 +61,18 @@ describe('buildValidationTemplates', () => {
       for (const img of imagesOf(p + 1)) expect(first.has(img)).toBe(false);
       for (const img of first) expect(labelOfRow[img]).toBe(a.identity[p]);
     }
+  });
+});
+
+describe('spearman', () => {
+  it('is 1 for any increasing relation, -1 for a decreasing one', () => {
+    expect(spearman([1, 2, 3, 4], [10, 20, 30, 1000])).toBeCloseTo(1, 12);
+    expect(spearman([1, 2, 3, 4], [4, 3, 2, 1])).toBeCloseTo(-1, 12);
+  });
+  it('averages tied ranks (textbook example: 1 − 6Σd²/(n(n²−1)) without ties)', () => {
+    // x ranks 1..5, y = [2, 1, 4, 3, 5]: Σd² = 4 -> 1 - 24/120 = 0.8
+    expect(spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5])).toBeCloseTo(0.8, 12);
+    // ties: y ranks [1.5, 1.5, 3]; Pearson of ranks (1,2,3) and (1.5,1.5,3) = 0.8660254
+    expect(spearman([1, 2, 3], [7, 7, 9])).toBeCloseTo(Math.sqrt(3) / 2, 12);
   });
 });

@@ -2,12 +2,15 @@
  * Backbone extraction speed: images/s of the eval-mode IResNet forward at 112x112 on the chosen
  * tfjs backend, next to the same network in PyTorch (bench/torch_backbone.py) when python3 can
  * import torch. Random weights (speed does not depend on them); median of --runs batches after
- * one warm-up batch.
+ * one warm-up batch. Besides wall-clock images/s, images per CPU-second (all threads of the process)
+ * are printed: on a machine shared with other work, wall time measures the neighbours as much as
+ * the code, CPU time much less so.
  *
  *   npx tsx bench/extract.ts [--archs ir_18,ir_101] [--batch 16] [--runs 5] [--backend wasm] [--threads 2]
  *     [--python /usr/bin/python3] [--no-torch] [--json]
  */
 import { spawnSync } from 'node:child_process';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -19,8 +22,10 @@ interface Row {
   backend: string;
   images_per_s: number;
   batch_ms: number;
+  images_per_cpu_s: number;
   torch_images_per_s?: number;
   torch_batch_ms?: number;
+  torch_images_per_cpu_s?: number;
   torch_note?: string;
 }
 
@@ -29,24 +34,26 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-async function timeOurs(arch: string, batch: number, runs: number): Promise<{ ms: number }> {
+async function timeOurs(arch: string, batch: number, runs: number): Promise<{ ms: number; cpuMs: number }> {
   const weights = initIResNetWeights(iresnetConfig(arch as never), 1);
   const model = IResNetInference.fromWeights(weights);
   const x = tf.randomNormal([batch, 112, 112, 3]) as tf.Tensor4D;
   const once = async () => {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const out = model.forward(x);
     await out.embedding.data();
     await out.norm.data();
     tf.dispose([out.embedding, out.norm]);
-    return performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    return { ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 };
   };
   await once();
-  const times: number[] = [];
+  const times: { ms: number; cpuMs: number }[] = [];
   for (let i = 0; i < runs; i++) times.push(await once());
   x.dispose();
   model.dispose();
-  return { ms: median(times) };
+  return { ms: median(times.map((t) => t.ms)), cpuMs: median(times.map((t) => t.cpuMs)) };
 }
 
 /** The first interpreter that can import torch (Debian's python3-torch lives in /usr/bin/python3). */
@@ -54,13 +61,13 @@ function findTorchPython(candidates: string[]): string | undefined {
   return candidates.find((py) => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
 }
 
-function timeTorch(python: string | undefined, arch: string, batch: number, runs: number, threads: number): { ms?: number; note?: string } {
+function timeTorch(python: string | undefined, arch: string, batch: number, runs: number, threads: number): { ms?: number; cpuMs?: number; note?: string } {
   if (!python) return { note: 'no python3 that can import torch' };
   const script = path.join(__dirname, 'torch_backbone.py');
   const r = spawnSync(python, [script, '--arch', arch, '--batch', String(batch), '--runs', String(runs), '--threads', String(threads)], { encoding: 'utf8' });
   if (r.status !== 0) return { note: `torch run failed: ${(r.stderr || '').trim().split('\n').pop()}` };
   const res = JSON.parse(r.stdout.trim().split('\n').pop()!);
-  return { ms: res.batch_ms, note: `torch ${res.torch}, ${res.threads} threads` };
+  return { ms: res.batch_ms, cpuMs: res.batch_cpu_ms, note: `torch ${res.torch}, ${res.threads} threads` };
 }
 
 async function main(): Promise<void> {
@@ -86,12 +93,13 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const arch of archs) {
     const ours = await timeOurs(arch, batch, runs);
-    const row: Row = { arch, batch, backend: choice.name, images_per_s: (batch / ours.ms) * 1000, batch_ms: ours.ms };
+    const row: Row = { arch, batch, backend: choice.name, images_per_s: (batch / ours.ms) * 1000, batch_ms: ours.ms, images_per_cpu_s: (batch / ours.cpuMs) * 1000 };
     if (!values['no-torch']) {
       const t = timeTorch(python, arch, batch, runs, Number(values.threads));
-      if (t.ms !== undefined) {
+      if (t.ms !== undefined && t.cpuMs !== undefined) {
         row.torch_batch_ms = t.ms;
         row.torch_images_per_s = (batch / t.ms) * 1000;
+        row.torch_images_per_cpu_s = (batch / t.cpuMs) * 1000;
       }
       row.torch_note = t.note;
     }
@@ -102,15 +110,15 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify({ backend: choice.name, rows }) + '\n');
     return;
   }
-  const header = ['arch', 'batch', `ours (${choice.name}) img/s`, 'ms/batch', 'PyTorch img/s', 'ms/batch', 'ours / PyTorch'];
+  const header = ['arch', 'batch', `ours (${choice.name}) img/s`, 'img/CPU-s', 'PyTorch img/s', 'img/CPU-s', 'ours/PyTorch (CPU)'];
   const lines = rows.map((r) => [
     r.arch,
     String(r.batch),
     r.images_per_s.toFixed(2),
-    r.batch_ms.toFixed(0),
+    r.images_per_cpu_s.toFixed(2),
     r.torch_images_per_s?.toFixed(2) ?? '-',
-    r.torch_batch_ms?.toFixed(0) ?? '-',
-    r.torch_images_per_s ? (r.images_per_s / r.torch_images_per_s).toFixed(2) + 'x' : '-',
+    r.torch_images_per_cpu_s?.toFixed(2) ?? '-',
+    r.torch_images_per_cpu_s ? (r.images_per_cpu_s / r.torch_images_per_cpu_s).toFixed(2) + 'x' : '-',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) => '| ' + cells.map((c, i) => c.padStart(widths[i])).join(' | ') + ' |';
@@ -119,6 +127,8 @@ async function main(): Promise<void> {
   for (const l of lines) console.log(fmt(l));
   const notes = [...new Set(rows.map((r) => r.torch_note).filter(Boolean))];
   if (notes.length) console.log(`PyTorch: ${notes.join('; ')}`);
+  const load = os.loadavg()[0];
+  console.log(`load average at the end: ${load.toFixed(1)} on ${os.cpus().length} cores${load > os.cpus().length ? ' (shared machine: trust the CPU-second columns more)' : ''}`);
 }
 
 main().catch((e) => {

@@ -1,7 +1,7 @@
 """IResNet ("ir", AdaFace layout) eval forward in PyTorch, timed: the comparison for bench/extract.ts.
 
 Written for this benchmark from the architecture description (not the official code). Prints one
-JSON line: {"arch", "batch", "threads", "torch", "images_per_s", "batch_ms"}. Random weights: speed
+JSON line: {"arch", "batch", "threads", "torch", "images_per_s", "batch_ms", "batch_cpu_ms"}. Random weights: speed
 does not depend on the values. With --train: one training step (train-mode forward, loss sum(pre*R),
 backward) instead of an inference batch; --widths/--units/--embedding/--size describe a custom net.
 """
@@ -80,6 +80,7 @@ def main():
     model = IResNet(units, widths, a.embedding, a.size)
     x = torch.randn(a.batch, 3, a.size, a.size)
     times = []
+    cpu = []  # CPU seconds of all threads: stable when other processes compete for the cores
     if a.train:
         model.train()
         r = torch.randn(a.batch, a.embedding)
@@ -91,19 +92,22 @@ def main():
 
         step()  # warm-up
         for _ in range(a.runs):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             step()
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
     else:
         model.eval()
         with torch.inference_mode():
             model(x)  # warm-up
             for _ in range(a.runs):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 model(x)
                 times.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
     med = statistics.median(times)
-    print(json.dumps({"arch": a.arch, "batch": a.batch, "threads": torch.get_num_threads(), "torch": torch.__version__, "images_per_s": a.batch / med, "batch_ms": med * 1000}))
+    cpu_med = statistics.median(cpu)
+    print(json.dumps({"arch": a.arch, "batch": a.batch, "threads": torch.get_num_threads(), "torch": torch.__version__, "images_per_s": a.batch / med, "batch_ms": med * 1000, "batch_cpu_ms": cpu_med * 1000}))
 
 
 if __name__ == "__main__":

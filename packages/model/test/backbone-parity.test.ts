@@ -78,6 +78,7 @@ describe.each([
   let embedding: Float32Array;
   let norm: Float32Array;
   let flipped: { embedding: Float32Array; norm: Float32Array };
+  let flipModelResult: { embedding: Float32Array; norm: Float32Array } | undefined;
   const acts = new Map<string, Float32Array>();
 
   beforeAll(async () => {
@@ -93,8 +94,10 @@ describe.each([
     };
     ({ embedding, norm } = run(input, true));
     flipped = run(flipImagesHorizontally(input, 4, S, S, 3), false);
+    // The plain-array path runs the same kernels; checked once, on the faster backend.
+    if (backend === 'wasm') flipModelResult = model.embedWithFlip(input.subarray(0, count * S * S * 3), count);
     model.dispose();
-  });
+  }, 600_000); // the cpu backend needs ~10 s per image, far more on a busy machine
 
   it('matches every intermediate activation within 1e-5 of the tensor max', () => {
     const errors: Record<string, number> = {};
@@ -125,6 +128,9 @@ describe.each([
       norm_weighted_avg: ['flip_fused_norm_weighted_avg', 'flip_fused_norm_norm_weighted_avg'],
       average: ['flip_fused_average', 'flip_fused_norm_average'],
     };
+    // The convenience path used by extraction gives the same default fusion.
+    const viaModel = flipModelResult ?? fuseFlipFeatures({ embedding, norm }, flipped, 'pre_norm_vector_add');
+    expectEmbeddings(viaModel.embedding, viaModel.norm, fixtureFloats('expected/flip_fused_pre_norm_vector_add.npy'), fixtureFloats('expected/flip_fused_norm_pre_norm_vector_add.npy'), count);
     for (const method of FLIP_FUSION_METHODS) {
       const fused = fuseFlipFeatures({ embedding, norm }, flipped, method);
       const [embFile, normFile] = files[method];

@@ -6,6 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { IResNetConfig } from './config';
 import { FoldedConv, FoldedIResNet, foldIResNet } from './fold';
+import { EmbeddingBatch, FlipFusionMethod, fuseFlipFeatures } from './flip-fusion';
+import { flipImagesHorizontally } from './preprocess';
 import { IResNetWeights } from './weights';
 
 export interface BackboneOutput {
@@ -113,6 +115,31 @@ export class IResNetInference {
       return { embedding, norm };
     });
     return keep ? { ...result, intermediates: keep } : result;
+  }
+
+  /**
+   * Plain-array convenience for extraction: embeddings and norms of `count` images.
+   * @param images float32 [count, S, S, 3] as backboneInputFromRgb makes them
+   */
+  embed(images: Float32Array, count: number): EmbeddingBatch {
+    const s = this.config.inputSize;
+    if (images.length !== count * s * s * 3) throw new Error(`IResNet embed: expected ${count}x${s}x${s}x3 = ${count * s * s * 3} values, got ${images.length}`);
+    const x = tf.tensor4d(images, [count, s, s, 3]);
+    const out = this.forward(x);
+    const result = { embedding: out.embedding.dataSync() as Float32Array, norm: out.norm.dataSync() as Float32Array };
+    tf.dispose([x, out.embedding, out.norm]);
+    return result;
+  }
+
+  /**
+   * The flip test: embeds the images and their mirror images and fuses each pair (the official IJB
+   * script's default fusion is 'pre_norm_vector_add').
+   */
+  embedWithFlip(images: Float32Array, count: number, method: FlipFusionMethod = 'pre_norm_vector_add'): EmbeddingBatch {
+    const s = this.config.inputSize;
+    const original = this.embed(images, count);
+    const flipped = this.embed(flipImagesHorizontally(images, count, s, s, 3), count);
+    return fuseFlipFeatures(original, flipped, method);
   }
 
   /**

@@ -7,6 +7,7 @@ import { DEGRADATIONS, NO_DEGRADATION, qualityOf, type DegradationName, type Sev
 import { sampleAppearance, sampleIdentity } from '../src/synth/face';
 import { Random } from '../src/synth/random';
 import { describeImage, renderAligned } from '../src/synth/render';
+import { drawTrainImage, trainIdentity } from '../src/synth/train-set';
 import { innerFaceShape } from '../src/synth/scene';
 
 const IDENTITY_JITTER = { a: 1, b: 0, tx: 0, ty: 0 };
@@ -123,5 +124,37 @@ describe('qualityOf', () => {
       expectStrictlyDecreasing(q);
       expect(q[4]).toBeGreaterThanOrEqual(0);
     }
+  });
+});
+
+/** Spearman rank correlation (no ties expected in continuous values). */
+function spearman(a: number[], b: number[]): number {
+  const rank = (v: number[]) => {
+    const order = v.map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]);
+    const r = new Array<number>(v.length);
+    order.forEach(([, i], k) => (r[i] = k));
+    return r;
+  };
+  const ra = rank(a);
+  const rb = rank(b);
+  const n = a.length;
+  const d2 = ra.reduce((s, r, i) => s + (r - rb[i]) ** 2, 0);
+  return 1 - (6 * d2) / (n * (n * n - 1));
+}
+
+describe('quality ground truth of the training images', () => {
+  it('ranks like the fidelity of the stored JPEG to the same picture drawn clean (Spearman > 0.6)', () => {
+    const quality: number[] = [];
+    const psnr: number[] = [];
+    for (let k = 0; k < 48; k++) {
+      const label = k % 6;
+      const identity = trainIdentity(3, label);
+      const degraded = drawTrainImage(3, identity, label, k);
+      const clean = drawTrainImage(3, identity, label, k, true);
+      const stored = jpeg.decode(degraded.jpeg, { useTArray: true, formatAsRGBA: false }).data;
+      quality.push(degraded.truth.quality);
+      psnr.push(-20 * Math.log10(Math.max(residualStd(stored, clean.rgb), 1e-3) / 255));
+    }
+    expect(spearman(quality, psnr)).toBeGreaterThan(0.6);
   });
 });

@@ -64,14 +64,14 @@ export async function synthMain(argv: string[], out: (line: string) => void = (l
       },
     });
   } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${SYNTH_USAGE}`);
+    throw new UsageError(`${(e as Error).message} (see fcn synth --help)`);
   }
   const v = parsed.values as Record<string, string | boolean | undefined>;
   if (v.help) {
     out(SYNTH_USAGE);
     return 0;
   }
-  if (typeof v.out !== 'string' || v.out === '') throw new UsageError(`--out <dir> is required\n${SYNTH_USAGE}`);
+  if (typeof v.out !== 'string' || v.out === '') throw new UsageError('--out <dir> is required (see fcn synth --help)');
   const options: Record<string, unknown> = {};
   for (const [flag, key] of Object.entries(INTEGER_FLAGS)) {
     const raw = v[flag];

@@ -117,7 +117,7 @@ export function sampleIdentity(rng: Random): FaceIdentity {
   };
 }
 
-/** Pose/expression spread: `scale` 1 is the training distribution; IJB video frames use ~0.1 around a base. */
+/** Pose, expression, lighting and background of one picture (video frames then jitter around it). */
 export function sampleAppearance(rng: Random, identity: FaceIdentity): FaceAppearance {
   const deg = Math.PI / 180;
   return {
@@ -132,9 +132,10 @@ export function sampleAppearance(rng: Random, identity: FaceIdentity): FaceAppea
     light: {
       azimuth: rng.uniform(0, 2 * Math.PI),
       elevation: rng.uniform(0.3, 1.2),
-      ambient: rng.uniform(0.6, 0.85),
+      ambient: rng.uniform(0.55, 0.9),
       diffuse: rng.uniform(0.2, 0.5),
-      tint: [rng.uniform(0.92, 1.08), 1, rng.uniform(0.9, 1.1)],
+      // White balance varies between pictures, so that colour alone does not give an identity away.
+      tint: [rng.uniform(0.85, 1.15), rng.uniform(0.95, 1.05), rng.uniform(0.85, 1.15)],
     },
     background: {
       from: anyColour(rng),

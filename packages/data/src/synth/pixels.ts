@@ -170,9 +170,9 @@ function recursiveBlur(img: FloatImage, design: number): void {
 /** Standard deviation of the recursive filter's impulse response for design sigma `design`. */
 function recursiveResponseStd(design: number): number {
   const n = 2 * Math.ceil(10 * design) + 1;
-  const data = new Float32Array(n);
+  const data = scratchF32('blur-impulse', n).fill(0);
   data[(n - 1) / 2] = 1;
-  recursiveLine(data, 0, 1, n, recursiveCoefficients(design), new Float64Array(n));
+  recursiveLine(data, 0, 1, n, recursiveCoefficients(design), scratchF64('blur-impulse-line', n));
   let mass = 0;
   let m1 = 0;
   let m2 = 0;

@@ -70,6 +70,15 @@ describe('IResNet state dicts', () => {
     expect(other.tensors.get('input_layer.2.weight')).toEqual(new Float32Array([0.25, 0.25, 0.25, 0.25]));
   });
 
+  it('takes the stage layout from an explicit config when consecutive stages share a width', () => {
+    const sameWidths = iresnetConfig({ widths: [4, 4], units: [1, 2], embeddingSize: 3, inputSize: 8 });
+    const sd = exportIResNetStateDict(initIResNetWeights(sameWidths, 2));
+    expect(importIResNetStateDict(sd, { config: sameWidths }).config).toEqual(sameWidths);
+    // Shapes alone cannot place the stage boundary: inference sees one stage of three units.
+    expect(importIResNetStateDict(sd).config.units).toEqual([3]);
+    expect(() => importIResNetStateDict(sd, { config: { ...sameWidths, units: [1, 1] } })).toThrow(/checkpoint holds .* expected/);
+  });
+
   it('names a missing key with its expected shape', () => {
     const sd = exportIResNetStateDict(initIResNetWeights(tiny), { prefix: 'model.' });
     sd.delete('model.body.2.res_layer.4.weight');

@@ -8,7 +8,7 @@
  * - a bare `Backbone.state_dict()` has no prefix.
  */
 import { InputError } from '@facecoreset/common';
-import { IResNetArch, IResNetConfig, describeIResNetConfig, iresnetConfig, iresnetFlattenSize, sameConfig, validateIResNetConfig } from './config';
+import { IResNetArch, IResNetConfig, describeIResNetConfig, iresnetConfig, iresnetFlattenSize, validateIResNetConfig } from './config';
 import { IResNetWeights, iresnetTensorSpecs } from './weights';
 
 /** One tensor of a state dict. Floating data arrive widened to float32 (float16 included). */
@@ -94,7 +94,12 @@ export function importIResNetStateDict(sd: StateDictLike, opts: ImportIResNetOpt
   let config = inferred;
   if (opts.config !== undefined) {
     config = typeof opts.config === 'string' ? iresnetConfig(opts.config) : opts.config;
-    if (!sameConfig({ ...inferred, bnEps: config.bnEps, inputSize: config.inputSize }, config)) {
+    // Shapes fix the width of every unit, not where stages start (consecutive stages may share a
+    // width), so compare unit by unit, plus the embedding size and the flattened feature size.
+    const unitWidths = (c: IResNetConfig) => c.widths.flatMap((w, i) => new Array<number>(c.units[i]).fill(w)).join(',');
+    const compatible =
+      unitWidths(inferred) === unitWidths(config) && inferred.embeddingSize === config.embeddingSize && iresnetFlattenSize(inferred) === iresnetFlattenSize(config);
+    if (!compatible) {
       throw new InputError(`checkpoint holds ${describeIResNetConfig(inferred)} under '${prefix}', expected ${describeIResNetConfig(config)}`, file);
     }
   }

@@ -15,6 +15,11 @@ import { linkTree, workDir } from './workdir';
 
 export const BACKBONE_CHECKPOINT = 'backbone.safetensors';
 
+function qualityFileOf(synthOut: string): string | undefined {
+  const f = path.join(synthOut, 'ground_truth', 'train_images.csv');
+  return fs.existsSync(f) ? f : undefined;
+}
+
 export const backboneStage: StageFn = async (ctx) => {
   const b = ctx.config.backbone;
   const out = path.join(ctx.outDir, BACKBONE_CHECKPOINT);
@@ -35,6 +40,8 @@ export const backboneStage: StageFn = async (ctx) => {
     out: work,
     resume: true,
     backend: process.env.FCN_BACKEND || undefined,
+    // The demo data's known image quality: the run reports how well feature norms track it.
+    qualityFile: ctx.config.data.synth ? qualityFileOf(resolveWorkspacePath(ctx.config.data.synth.out)) : undefined,
     log: ctx.log,
     onMetrics: (step: number, metrics: Record<string, number>) => ctx.track.metrics(metrics, step),
   });

@@ -82,7 +82,7 @@ export async function runFinish(out: (l: string) => void = (l) => process.stdout
       if (Object.keys(metrics).length) await tracker.logMetrics(inv.parentRunId, metrics);
       await tracker.endRun(inv.parentRunId, 'FINISHED');
       await tracker.close();
-      where = `${tracker.location} (experiment '${config.tracking.experimentName}', pipeline run ${inv.parentRunId})`;
+      where = `${tracker.location}, pipeline run ${inv.parentRunId}`;
     } catch (e) {
       where = `not recorded: ${(e as Error).message} (kept locally; send with fcn mlflow sync)`;
     }

@@ -2,7 +2,7 @@
  * Pixel degradations of the demo generator: the blur has the standard deviation it claims, the
  * down-scaling keeps flat areas flat, the noise has the std it claims.
  */
-import { addNoise, downscaleAndBack, gaussianBlur, type FloatImage } from '../src/synth/pixels';
+import { addNoise, gaussianBlur, upsampleBilinear, type FloatImage } from '../src/synth/pixels';
 import { Random } from '../src/synth/random';
 
 function impulse(size: number): FloatImage {
@@ -64,16 +64,22 @@ describe('gaussianBlur', () => {
   });
 });
 
-describe('downscaleAndBack', () => {
-  it('keeps a constant image constant and removes detail finer than the factor', () => {
-    const flat = { data: new Float32Array(112 * 112 * 3).fill(40), width: 112, height: 112 };
-    downscaleAndBack(flat, 3.7);
-    expect(Math.max(...flat.data.map((v) => Math.abs(v - 40)))).toBeLessThan(1e-3);
-    const stripes = { data: new Float32Array(112 * 112 * 3), width: 112, height: 112 };
-    for (let i = 0; i < stripes.data.length; i += 3) stripes.data[i] = (i / 3) % 2 === 0 ? 255 : 0; // 1-px columns
-    downscaleAndBack(stripes, 4);
-    const red = stripes.data.filter((_, i) => i % 3 === 0);
-    expect(Math.max(...red) - Math.min(...red)).toBeLessThan(2);
+describe('upsampleBilinear', () => {
+  it('keeps a constant picture constant and puts low-resolution pixel centres where they belong', () => {
+    const flat = upsampleBilinear({ data: new Float32Array(20 * 17 * 3).fill(40), width: 20, height: 17 }, 112, 96, 5.6);
+    expect(Math.max(...flat.data.map((v) => Math.abs(v - 40)))).toBeLessThan(1e-4);
+    // A horizontal ramp at low resolution (value = low-res x) is a ramp of slope 1/f at full resolution,
+    // equal to j at full-resolution x = (j + 0.5)·f − 0.5.
+    const f = 4;
+    const small = { data: new Float32Array(10 * 3 * 3), width: 10, height: 3 };
+    for (let y = 0; y < 3; y++) for (let x = 0; x < 10; x++) small.data[(y * 10 + x) * 3] = x;
+    const big = upsampleBilinear(small, 40, 12, f);
+    for (let j = 1; j < 9; j++) {
+      const x = (j + 0.5) * f - 0.5; // 1.5 + 4j: between two pixels
+      const left = big.data[(5 * 40 + Math.floor(x)) * 3];
+      const right = big.data[(5 * 40 + Math.ceil(x)) * 3];
+      expect((left + right) / 2).toBeCloseTo(j, 5);
+    }
   });
 });
 

@@ -197,59 +197,41 @@ function recursiveDesignSigma(sigma: number): number {
   return (lo + hi) / 2;
 }
 
-/** Reduces resolution by `factor` (area average) and scales back up (bilinear), in place. */
-export function downscaleAndBack(img: FloatImage, factor: number): void {
-  if (factor <= 1.001) return;
-  const { width: w, height: h, data } = img;
-  const sw = Math.max(2, Math.round(w / factor));
-  const sh = Math.max(2, Math.round(h / factor));
-  const small = scratchF32('downscale', sw * sh * 3);
-  const fx = w / sw;
-  const fy = h / sh;
-  for (let y = 0; y < sh; y++) {
-    const y0 = Math.floor(y * fy);
-    const y1 = Math.max(y0 + 1, Math.floor((y + 1) * fy));
-    for (let x = 0; x < sw; x++) {
-      const x0 = Math.floor(x * fx);
-      const x1 = Math.max(x0 + 1, Math.floor((x + 1) * fx));
-      let r = 0;
-      let g = 0;
-      let b = 0;
-      for (let yy = y0; yy < y1; yy++) {
-        for (let xx = x0; xx < x1; xx++) {
-          const o = (yy * w + xx) * 3;
-          r += data[o];
-          g += data[o + 1];
-          b += data[o + 2];
-        }
-      }
-      const n = (y1 - y0) * (x1 - x0);
-      const o = (y * sw + x) * 3;
-      small[o] = r / n;
-      small[o + 1] = g / n;
-      small[o + 2] = b / n;
-    }
-  }
-  for (let y = 0; y < h; y++) {
-    const sy = Math.min(sh - 1, Math.max(0, (y + 0.5) / fy - 0.5));
+/** Below this factor a picture is not worth drawing at a lower resolution. */
+export const MIN_DOWNSCALE = 1.001;
+
+/**
+ * Scales a picture drawn at 1/`factor` of the resolution back up to width×height, bilinearly
+ * (clamped borders). Low-resolution pixel j is centred on full-resolution (j + 0.5)·factor − 0.5.
+ * The result is a scratch buffer, valid until the next call.
+ */
+export function upsampleBilinear(small: FloatImage, width: number, height: number, factor: number): FloatImage {
+  const { width: sw, height: sh, data: src } = small;
+  const out = scratchF32('upsampled', width * height * 3);
+  const offset = (factor - 1) / 2;
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(sh - 1, Math.max(0, (y - offset) / factor));
     const y0 = Math.floor(sy);
     const y1 = Math.min(sh - 1, y0 + 1);
     const ty = sy - y0;
-    for (let x = 0; x < w; x++) {
-      const sx = Math.min(sw - 1, Math.max(0, (x + 0.5) / fx - 0.5));
+    for (let x = 0; x < width; x++) {
+      const sx = Math.min(sw - 1, Math.max(0, (x - offset) / factor));
       const x0 = Math.floor(sx);
       const x1 = Math.min(sw - 1, x0 + 1);
       const tx = sx - x0;
-      const o = (y * w + x) * 3;
+      const o = (y * width + x) * 3;
+      const p00 = (y0 * sw + x0) * 3;
+      const p01 = (y0 * sw + x1) * 3;
+      const p10 = (y1 * sw + x0) * 3;
+      const p11 = (y1 * sw + x1) * 3;
       for (let c = 0; c < 3; c++) {
-        const a = small[(y0 * sw + x0) * 3 + c];
-        const b = small[(y0 * sw + x1) * 3 + c];
-        const cc = small[(y1 * sw + x0) * 3 + c];
-        const d = small[(y1 * sw + x1) * 3 + c];
-        data[o + c] = (a + (b - a) * tx) * (1 - ty) + (cc + (d - cc) * tx) * ty;
+        const top = src[p00 + c] + (src[p01 + c] - src[p00 + c]) * tx;
+        const bottom = src[p10 + c] + (src[p11 + c] - src[p10 + c]) * tx;
+        out[o + c] = top + (bottom - top) * ty;
       }
     }
   }
+  return { data: out, width, height };
 }
 
 /** 65,536 standard-normal values drawn once from a fixed seed: two per 32-bit draw afterwards. */

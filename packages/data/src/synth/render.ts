@@ -5,7 +5,7 @@
 import { BLUR_SIGMA_AT_1, DOWNSCALE_AT_1, EXPOSURE_STOPS_AT_1, NOISE_STD_AT_1, fitOccluder, jpegQualityOf, planOccluder, type DegradationSpec } from './degrade';
 import { FacePose, type FaceAppearance, type FaceIdentity } from './face';
 import { encodeJpeg } from './jpeg-encoder';
-import { addNoise, applyExposure, downscaleAndBack, gaussianBlur, toBytes } from './pixels';
+import { MIN_DOWNSCALE, addNoise, applyExposure, gaussianBlur, toBytes, upsampleBilinear, type FloatImage } from './pixels';
 import { Random } from './random';
 import { Canvas } from './raster';
 import { paintFace, type Occluder } from './scene';
@@ -68,19 +68,28 @@ export interface RenderedImage {
 }
 
 /**
- * Draws and degrades one picture.
+ * Draws and degrades one picture. Down-scaling by f is drawn as the camera with f times fewer pixels
+ * would see it: the scene is painted (anti-aliased, i.e. area-averaged) at the low resolution, then
+ * scaled back up bilinearly; the other degradations follow the order of a camera: exposure, optical
+ * blur, resolution, sensor noise, JPEG.
  * @param modelToPixel model units → pixels of this picture
  * @param pixelScale pixels of this picture per aligned-crop pixel (1 for aligned crops)
  */
 export function renderImage(spec: FaceImageSpec, modelToPixel: Similarity, width: number, height: number, pixelScale: number): RenderedImage {
-  const pose = new FacePose(spec.identity, spec.appearance);
-  const canvas = new Canvas(width, height, modelToPixel, pose.lighting());
-  paintFace(canvas, pose, spec.occluder);
-  const img = { data: canvas.data, width, height };
   const s = spec.degradation.severity;
+  const factor = s.downscale > 0 ? (1 + DOWNSCALE_AT_1 * s.downscale) * pixelScale : 1;
+  const lowRes = factor > MIN_DOWNSCALE;
+  // Low-resolution pixel j covers full-resolution pixels [j·f, (j+1)·f): centre (j + 0.5)·f − 0.5.
+  const toLow = lowRes ? { a: 1 / factor, b: 0, tx: -(factor - 1) / 2 / factor, ty: -(factor - 1) / 2 / factor } : undefined;
+  const w = lowRes ? Math.ceil(width / factor) : width;
+  const h = lowRes ? Math.ceil(height / factor) : height;
+  const pose = new FacePose(spec.identity, spec.appearance);
+  const canvas = new Canvas(w, h, toLow ? composeSimilarity(toLow, modelToPixel) : modelToPixel, pose.lighting());
+  paintFace(canvas, pose, spec.occluder);
+  let img: FloatImage = { data: canvas.data, width: w, height: h };
   applyExposure(img, spec.degradation.exposureSign * EXPOSURE_STOPS_AT_1 * s.exposure);
-  gaussianBlur(img, BLUR_SIGMA_AT_1 * s.blur * pixelScale);
-  if (s.downscale > 0) downscaleAndBack(img, (1 + DOWNSCALE_AT_1 * s.downscale) * pixelScale);
+  gaussianBlur(img, (BLUR_SIGMA_AT_1 * s.blur * pixelScale) / (lowRes ? factor : 1));
+  if (lowRes) img = upsampleBilinear(img, width, height, factor);
   addNoise(img, NOISE_STD_AT_1 * s.noise * (pixelScale === 1 ? 1 : LOOSE_CROP_NOISE_BOOST), Random.stream(spec.noiseSeed, 'noise'));
   const rgb = toBytes(img);
   return { width, height, rgb, jpeg: encodeJpeg(rgb, width, height, { quality: jpegQualityOf(s.compression) }) };

@@ -27,8 +27,8 @@ Options:
   --max-video-frames <n>         frames of the longest video clip, >= 16 (default ${d.maxVideoFrames})
   --impostor-pairs <n>           upper limit on impostor verification pairs (default ${d.impostorPairs})
   --dataset IJBB|IJBC            naming of the IJB folder and files (default ${d.dataset})
-  --workers <n>                  threads that draw (default: one per core; 0 or 1: none); the
-                                 output is the same for any number
+  --workers <n>                  threads that draw (default: one per core, none below 500
+                                 pictures; 0 or 1: none); the output is the same for any number
   --quiet                        no progress line
   -h, --help                     this text`;
 

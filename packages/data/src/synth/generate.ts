@@ -107,10 +107,16 @@ export interface SynthManifest {
 
 export const SYNTH_MANIFEST = 'synth.json';
 
+/** Runs with fewer pictures than this draw in the calling thread unless `workers` says otherwise. */
+const INLINE_BELOW_IMAGES = 500;
+
 export interface SynthRunOptions {
   /** Progress line stream; `false` for none. */
   progress?: ProgressOptions['stream'] | false;
-  /** Worker threads that draw (default: one per core; ≤ 1 draws in the calling thread). The output does not depend on it. */
+  /**
+   * Worker threads that draw (default: one per core, none for small runs; ≤ 1 draws in the calling
+   * thread). The output does not depend on it.
+   */
   workers?: number;
 }
 
@@ -141,7 +147,8 @@ export async function generateSynthDataset(out: string, given: Readonly<Record<s
   const progress = new Progress({ label: 'synth', total: trainImages + ijbImages, unit: 'images', secondary: { unit: 'MB/s', scale: 1e-6 }, silent: run.progress === false, stream: run.progress || undefined });
   const tick = (bytes: number) => progress.tick(1, bytes);
 
-  const pool = createDrawPool(run.workers ?? defaultWorkerCount());
+  // Starting a worker (tsx compiles the sources again) costs about a second: small runs draw inline.
+  const pool = createDrawPool(run.workers ?? (trainImages + ijbImages < INLINE_BELOW_IMAGES ? 0 : defaultWorkerCount()));
   const manifest = await writeDirAtomic(out, async (tmp) => {
     const train = await writeTrainSet(path.join(tmp, 'train'), { seed: opts.seed, identities: opts.identities, imagesPerIdentity: opts.imagesPerIdentity }, pool, tick);
     const ijb = await writeIjb(path.join(tmp, 'ijb'), opts.dataset, opts.seed, plan, pool, tick);

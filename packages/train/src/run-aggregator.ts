@@ -47,7 +47,7 @@ export async function runAggregatorTraining(opts: RunAggregatorTrainingOptions):
   const features = readFeatureStore(opts.features);
   const labels = readImageLabels(opts.images);
   log(`read ${features.count} feature rows (D = ${features.dim}) and ${labels.length} image labels in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  run.openMetrics();
+  run.open();
   try {
     const summary = await trainAggregator({
       store: features,

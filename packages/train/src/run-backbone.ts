@@ -84,7 +84,7 @@ export async function runBackboneTraining(opts: RunBackboneTrainingOptions): Pro
   const images = readTrainingImages(opts.images);
   const qualityByImageId = opts.qualityFile ? readQualities(opts.qualityFile) : undefined;
   log(`read ${images.labels.length} images${qualityByImageId ? ` and ${qualityByImageId.size} qualities` : ''}`);
-  run.openMetrics();
+  run.open();
   try {
     const summary = await trainBackbone({
       images,

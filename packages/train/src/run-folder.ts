@@ -53,26 +53,30 @@ export interface RunFolderOptions {
 }
 
 export class RunFolder {
-  readonly store: CheckpointStore;
+  private storeOrUndefined: CheckpointStore | undefined;
   /** The checkpoint to continue from (with resume, when there is one). */
   readonly resumeFrom?: TrainCheckpoint;
   private readonly metricsFile: string;
   private metricsFd: number | undefined;
   private progress: Progress | undefined;
 
-  /** Opens `out`; refuses a folder with checkpoints unless resuming. */
+  /** Looks at `out` (creating nothing yet); refuses a folder with checkpoints unless resuming. */
   constructor(private readonly opts: RunFolderOptions) {
-    fs.mkdirSync(opts.out, { recursive: true });
-    this.store = new CheckpointStore(opts.out, 3);
-    const latest = this.store.latest();
+    const latest = CheckpointStore.latestIn(opts.out);
     if (latest && !opts.resume) throw new InputError(`holds checkpoints (latest: step ${latest.step}); pass --resume to continue, or choose another --out`, opts.out);
     if (opts.resume && latest) this.resumeFrom = decodeTrainCheckpoint(fs.readFileSync(latest.path), latest.path);
     if (opts.resume && !latest) opts.log(`no checkpoint in ${opts.out}: starting a new run`);
     this.metricsFile = path.join(opts.out, 'metrics.jsonl');
   }
 
-  /** Starts metrics.jsonl (trimmed to the resumed step, or new). */
-  openMetrics(): void {
+  get store(): CheckpointStore {
+    if (!this.storeOrUndefined) throw new Error('RunFolder: open() first');
+    return this.storeOrUndefined;
+  }
+
+  /** Creates the folder (once the inputs have been read) and starts metrics.jsonl (trimmed to the resumed step, or new). */
+  open(): void {
+    this.storeOrUndefined = new CheckpointStore(this.opts.out, 3);
     if (this.resumeFrom) trimMetricsLog(this.metricsFile, this.resumeFrom.training.position.step);
     else fs.rmSync(this.metricsFile, { force: true });
     this.metricsFd = fs.openSync(this.metricsFile, 'a');

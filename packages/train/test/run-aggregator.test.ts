@@ -81,6 +81,12 @@ describe('fcn train aggregator (in process, wasm)', () => {
     expect(new Float32Array(Uint8Array.prototype.slice.call(exported.tensors.get('aggregate_model.decoder_layer1.norm2.weight')!.bytes).buffer)).toEqual(best.tensors.get('aggregate_model.decoder_layer1.norm2.weight')!.data);
   });
 
+  it('names a missing input table and leaves no run folder behind', async () => {
+    const out = path.join(dir, 'never');
+    await expect(runAggregatorTraining({ features: path.join(dir, 'nope'), images: tables.imagesDir, out, backend: 'wasm', log: () => {}, progress: null })).rejects.toThrow(`${path.join(dir, 'nope')}: table folder features/ not found`);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
   it('refuses to overwrite a run without --resume, and a resume that changes the settings', async () => {
     const out = path.join(dir, 'run');
     await expect(runAggregatorTraining({ features: tables.featuresDir, images: tables.imagesDir, out, backend: 'wasm', log: () => {}, progress: null })).rejects.toThrow(/holds checkpoints \(latest: step \d+\); pass --resume/);

@@ -41,6 +41,20 @@ export class CheckpointStore {
     }
   }
 
+  /** The latest checkpoint under `outDir` without creating or cleaning anything. */
+  static latestIn(outDir: string): StoredCheckpoint | undefined {
+    const dir = path.join(outDir, 'checkpoints');
+    if (!fs.existsSync(dir)) return undefined;
+    const steps = fs
+      .readdirSync(dir)
+      .map((name) => STEP_FILE.exec(name))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+    const step = steps[steps.length - 1];
+    return step === undefined ? undefined : { step, path: path.join(dir, CheckpointStore.fileName(step)) };
+  }
+
   static fileName(step: number): string {
     if (!Number.isInteger(step) || step < 0 || step > 999_999_999) throw new Error(`CheckpointStore: step out of range: ${step}`);
     return `step-${String(step).padStart(9, '0')}.safetensors`;

@@ -117,13 +117,14 @@ export function planIjb(opts: IjbPlanOptions): IjbPlan {
 function planPairs(templates: PlannedTemplate[], opts: IjbPlanOptions): Array<[number, number, 0 | 1]> {
   const n = templates.length;
   const pairs: Array<[number, number, 0 | 1]> = [];
-  let impostorTotal = 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      if (templates[i].subjectIndex === templates[j].subjectIndex) pairs.push([templates[i].templateId, templates[j].templateId, 1]);
-      else impostorTotal++;
-    }
+  // Genuine pairs subject by subject (templates of a subject in plan order), so large benchmarks
+  // never walk all n² template pairs.
+  const bySubject = new Map<number, number[]>();
+  templates.forEach((t, i) => bySubject.set(t.subjectIndex, [...(bySubject.get(t.subjectIndex) ?? []), i]));
+  for (const members of bySubject.values()) {
+    for (let a = 0; a < members.length; a++) for (let b = a + 1; b < members.length; b++) pairs.push([templates[members[a]].templateId, templates[members[b]].templateId, 1]);
   }
+  const impostorTotal = (n * (n - 1)) / 2 - pairs.length;
   const rng = Random.stream(opts.seed, 'ijb-pairs');
   if (impostorTotal <= opts.impostorPairs) {
     for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (templates[i].subjectIndex !== templates[j].subjectIndex) pairs.push([templates[i].templateId, templates[j].templateId, 0]);

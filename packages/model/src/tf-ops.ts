@@ -28,22 +28,77 @@ export function transposeLast2(x: tf.Tensor): tf.Tensor {
 }
 
 /**
+ * Batched products run as one rank-2 product per batch item when the items are big enough: the
+ * wasm backend sends only rank-2 products to XNNPACK; its batched kernel is 6-8x slower.
+ */
+const LOOP_MIN_ITEM_MACS = 8192;
+const LOOP_MAX_BATCH = 64;
+
+/**
+ * Elements [start, start + size) of `x` along `axis`, copied through JS. tfjs-wasm's Slice (and
+ * with it split and unstack) copies its whole input out of the heap for every call, and its Gather
+ * moves one element at a time; reading the input once and uploading the part is faster than both.
+ * No gradient (see sliceAlong).
+ */
+function take(x: tf.Tensor, axis: number, start: number, size: number): tf.Tensor {
+  const shape = x.shape;
+  const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
+  const dim = shape[axis];
+  const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const v = x.dataSync() as Float32Array;
+  const outShape = shape.map((d, i) => (i === axis ? size : d));
+  if (outer === 1) return tf.tensor(v.slice(start * inner, (start + size) * inner), outShape);
+  const out = new Float32Array(outer * size * inner);
+  for (let o = 0; o < outer; o++) out.set(v.subarray((o * dim + start) * inner, (o * dim + start + size) * inner), o * size * inner);
+  return tf.tensor(out, outShape);
+}
+
+/** a @ b without gradient bookkeeping: [..., M, K] × [..., K, N] with equal batch axes. */
+function product(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  if (a.rank === 2 && b.rank === 2) return tf.matMul(a, b);
+  const [M, K] = a.shape.slice(-2);
+  const N = b.shape[b.rank - 1];
+  const batch = a.shape.slice(0, -2);
+  const count = batch.reduce((x, y) => x * y, 1);
+  if (count > LOOP_MAX_BATCH || M * K * N < LOOP_MIN_ITEM_MACS) return tf.matMul(a, b);
+  const av = a.dataSync() as Float32Array;
+  const bv = b.dataSync() as Float32Array;
+  const items = Array.from({ length: count }, (_, i) => tf.matMul(tf.tensor2d(av.subarray(i * M * K, (i + 1) * M * K), [M, K]), tf.tensor2d(bv.subarray(i * K * N, (i + 1) * K * N), [K, N])));
+  return tf.reshape(tf.stack(items), [...batch, M, N]);
+}
+
+/**
+ * Elements [start, start + size) of `x` along `axis`, differentiable (the gradient pads), without
+ * tfjs-wasm's Slice kernel (see take).
+ */
+export function sliceAlong(x: tf.Tensor, axis: number, start: number, size: number): tf.Tensor {
+  const ax = axis < 0 ? axis + x.rank : axis;
+  const op = tf.customGrad(((input: tf.Tensor) => ({
+    value: take(input, ax, start, size),
+    gradFunc: (dy: tf.Tensor) => [tf.pad(dy, input.shape.map((d, i) => (i === ax ? [start, d - start - size] : [0, 0]) as [number, number]))],
+  })) as CustomGradFunc) as (input: tf.Tensor) => tf.Tensor;
+  return op(x);
+}
+
+/**
  * a @ b for [..., M, K] × [..., K, N] (equal batch axes, or rank-2 × rank-2), with a backward
- * pass made of plain matMuls on explicitly transposed operands.
+ * pass made of plain products on explicitly transposed operands.
  */
 export const matMul = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
   save([a, b]);
   return {
-    value: tf.matMul(a, b),
+    value: product(a, b),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sa, sb] = saved;
-      return [tf.matMul(dy, transposeLast2(sb)), tf.matMul(transposeLast2(sa), dy)];
+      return [product(dy, transposeLast2(sb)), product(transposeLast2(sa), dy)];
     },
   };
 }) as CustomGradFunc) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
 /**
- * y = x Wᵀ + b as torch.nn.Linear, with W [out, in] kept in torch layout.
+ * y = x Wᵀ + b as torch.nn.Linear, with W [out, in] kept in torch layout. The forward pass
+ * computes (W xᵀ)ᵀ so the weight is the product's left operand: as the right one, XNNPACK would
+ * repack it (and it would need a transposed copy first).
  * @param x [N, in]
  * @param weight [out, in]
  * @param bias [out]
@@ -52,7 +107,7 @@ export const matMul = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradS
 export const linear = tf.customGrad(((x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
   save([x, weight]);
   return {
-    value: tf.add(tf.matMul(x, tf.transpose(weight)), bias),
+    value: tf.add(tf.transpose(tf.matMul(weight, tf.transpose(x))), bias),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sw] = saved;
       return [tf.matMul(dy, sw), tf.matMul(tf.transpose(dy), sx), tf.sum(dy, 0)];

@@ -111,14 +111,15 @@ export class FaceCoresetNet {
   }
 
   /**
-   * Tensors of the used parameters (new tensors; dispose them, or create them inside tf.tidy /
-   * tf.grads). Training differentiates with respect to these.
+   * Tensors of the used parameters (new tensors; dispose them, or create them inside tf.tidy).
+   * Training differentiates with respect to these. On the cpu backend they share memory with
+   * `params`, so dispose them before the parameters change.
    */
   tfParams(): AggregatorTfParams {
     const out: AggregatorTfParams = {};
     for (const name of this.trainableParamNames()) {
       const p = this.params[name];
-      out[name] = tf.tensor(p.data.slice(), p.shape);
+      out[name] = tf.tensor(p.data, p.shape);
     }
     return out;
   }

@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AggregatorConfig, GAMMA_BASE, NORMALIZE_EPS } from './config';
 import { normEncodingFrequencies } from './norm-encoding';
-import { argMaxOneHot, l2Norm, layerNorm, linear, matMul, straightThroughOneHot } from '../tf-ops';
+import { argMaxOneHot, l2Norm, layerNorm, linear, matMul, sliceAlong, straightThroughOneHot } from '../tf-ops';
 
 /** Parameters as tfjs tensors, by official name (see params.ts). Only the used ones are read. */
 export type AggregatorTfParams = Record<string, tf.Tensor>;
@@ -187,7 +187,7 @@ function decoderLayer(config: AggregatorConfig, p: AggregatorTfParams, x: tf.Ten
   // Self-attention over the K coreset rows.
   const q0 = tf.add(coreset, encCore); // [B,K,D]
   const qkv = linear(tf.reshape(q0, [B * K, D]), p[sa + 'in_proj_weight'], p[sa + 'in_proj_bias']); // [B*K,3D]
-  const [sq, sk, sv] = tf.split(qkv, 3, 1);
+  const [sq, sk, sv] = [0, 1, 2].map((i) => sliceAlong(qkv, 1, i * D, D));
   const qh = tf.mul(splitHeads(sq, B, K, H, dh), scale); // [B,H,K,dh]
   const kh = splitHeads(sk, B, K, H, dh);
   const vh = splitHeads(sv, B, K, H, dh);
@@ -203,11 +203,11 @@ function decoderLayer(config: AggregatorConfig, p: AggregatorTfParams, x: tf.Ten
   // Cross-attention of the K queries over the T items, keys x + E(n), values x.
   const inW = p[ca + 'in_proj_weight'];
   const inB = p[ca + 'in_proj_bias'];
-  const wq = tf.slice(inW, [0, 0], [D, D]);
-  const wk = tf.slice(inW, [D, 0], [D, D]);
-  const wv = tf.slice(inW, [2 * D, 0], [D, D]);
-  const bq = tf.slice(inB, [0], [D]);
-  const bv = tf.slice(inB, [2 * D], [D]);
+  const wq = sliceAlong(inW, 0, 0, D);
+  const wk = sliceAlong(inW, 0, D, D);
+  const wv = sliceAlong(inW, 0, 2 * D, D);
+  const bq = sliceAlong(inB, 0, 0, D);
+  const bv = sliceAlong(inB, 0, 2 * D, D);
   const cq = tf.mul(linear(tf.reshape(q1, [B * K, D]), wq, bq), scale); // [B*K,D]
   // Fold each head's query through its key projection: qk[h, b·K+k, :] = q[b,k,h,:] · W_k,h.
   const cqHeads = tf.transpose(tf.reshape(cq, [B * K, H, dh]), [1, 0, 2]); // [H,B*K,dh]

@@ -53,6 +53,18 @@ export interface AdaFaceForward {
 
 const f32 = Math.fround;
 
+/** The kernel normalised per class, prepared for the training forward pass. */
+export interface PreparedKernel {
+  /** [D, C] */
+  unit: tf.Tensor2D;
+  /** [C, D] */
+  unitT: tf.Tensor2D;
+  /** [C, D] values of unitT */
+  unitTData: Float32Array;
+  /** [C] 1/‖W_c‖ */
+  invNorm: Float64Array;
+}
+
 export class AdaFaceHead {
   private constructor(
     readonly config: AdaFaceConfig,
@@ -147,18 +159,76 @@ export class AdaFaceHead {
    * @param kernel [D, C] defaults to a fresh tensor of the current values
    */
   forwardTf(embeddings: tf.Tensor2D, norms: ArrayLike<number>, labels: ArrayLike<number>, kernel: tf.Tensor2D = this.kernelTensor()): AdaFaceForward {
-    const [B, D] = embeddings.shape;
-    const C = kernel.shape[1];
+    const D = embeddings.shape[1];
     if (kernel.shape[0] !== D) throw new Error(`AdaFaceHead.forwardTf: embeddings have width ${D}, kernel is [${kernel.shape}]`);
-    if (norms.length !== B || labels.length !== B) throw new Error(`AdaFaceHead.forwardTf: ${B} embeddings but ${norms.length} norms and ${labels.length} labels`);
+    this.checkBatch('forwardTf', embeddings, norms, labels, kernel.shape[1]);
+    const unitKernel = tf.div(kernel, l2Norm(kernel, 0, true));
+    const cosine = tf.clipByValue(matMul(embeddings, unitKernel), -1 + this.config.eps, 1 - this.config.eps) as tf.Tensor2D;
+    return this.marginLogits(cosine, norms, labels);
+  }
+
+  /**
+   * The normalised kernel for {@link trainingForwardTf}, in both layouts ([D, C] and [C, D]) so
+   * every product on tfjs has the large matrix on its left (as a right-hand side, XNNPACK would
+   * repack its D·C values every step). Create it inside your tf.tidy but outside the gradient
+   * function: tensors created inside that function die with its forward scope, and saving them for
+   * the backward pass would copy them.
+   */
+  prepareTrainingKernel(): PreparedKernel {
+    const D = this.embeddingSize;
+    const C = this.classes;
+    // Fresh arrays every step: on the cpu backend the tensors share them.
+    const { unit, unitT, invNorm } = normalisedKernel(this.kernel.data, D, C);
+    return { unit: tf.tensor2d(unit, [D, C]), unitT: tf.tensor2d(unitT, [C, D]), unitTData: unitT, invNorm };
+  }
+
+  /**
+   * The training forward pass, fast for many classes: the kernel stays outside the gradient tape;
+   * after backpropagating through `logits`, `kernelGradient()` gives dLoss/dkernel [D, C].
+   * Updates the batch statistics like every forward.
+   * @param embeddings [B, D] unit embeddings (differentiable)
+   * @param kernel from prepareTrainingKernel() for the current kernel values
+   */
+  trainingForwardTf(embeddings: tf.Tensor2D, norms: ArrayLike<number>, labels: ArrayLike<number>, kernel: PreparedKernel): AdaFaceForward & { kernelGradient: () => Float32Array } {
+    const D = embeddings.shape[1];
+    const C = this.classes;
+    if (D !== this.embeddingSize) throw new Error(`AdaFaceHead.trainingForwardTf: embeddings have width ${D}, the kernel ${this.embeddingSize}`);
+    this.checkBatch('trainingForwardTf', embeddings, norms, labels, C);
+    let dUnitT: Float32Array | undefined;
+    const cosineOf = tf.customGrad(((e: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([e]);
+      return {
+        value: tf.transpose(tf.matMul(kernel.unitT, tf.transpose(e))), // [B, C]
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const dyT = tf.transpose(dy); // [C, B]
+          dUnitT = tf.matMul(dyT, saved[0]).dataSync() as Float32Array; // [C, D]
+          return [tf.transpose(tf.matMul(kernel.unit, dyT))]; // [B, D]
+        },
+      };
+    }) as Parameters<typeof tf.customGrad>[0]) as (e: tf.Tensor) => tf.Tensor;
+    const cosine = tf.clipByValue(cosineOf(embeddings), -1 + this.config.eps, 1 - this.config.eps) as tf.Tensor2D;
+    const out = this.marginLogits(cosine, norms, labels);
+    const kernelGradient = (): Float32Array => {
+      if (!dUnitT) throw new Error('AdaFaceHead.trainingForwardTf: kernelGradient() before backpropagation through the logits');
+      return kernelGradientFromUnit(dUnitT, kernel.unitTData, kernel.invNorm, D, C);
+    };
+    return { ...out, kernelGradient };
+  }
+
+  private checkBatch(op: string, embeddings: tf.Tensor2D, norms: ArrayLike<number>, labels: ArrayLike<number>, classes: number): void {
+    const B = embeddings.shape[0];
+    if (norms.length !== B || labels.length !== B) throw new Error(`AdaFaceHead.${op}: ${B} embeddings but ${norms.length} norms and ${labels.length} labels`);
     for (let i = 0; i < B; i++) {
-      if (!Number.isInteger(labels[i]) || labels[i] < 0 || labels[i] >= C) throw new Error(`AdaFaceHead.forwardTf: label ${labels[i]} of row ${i} is outside 0..${C - 1}`);
+      if (!Number.isInteger(labels[i]) || labels[i] < 0 || labels[i] >= classes) throw new Error(`AdaFaceHead.${op}: label ${labels[i]} of row ${i} is outside 0..${classes - 1}`);
     }
+  }
+
+  /** Batch statistics update, then the margin on the label column and the scale. cosine [B, C] clamped. */
+  private marginLogits(cosine: tf.Tensor2D, norms: ArrayLike<number>, labels: ArrayLike<number>): AdaFaceForward {
+    const [B, C] = cosine.shape;
     const { m, s, eps } = this.config;
     const marginScaler = this.updateAndScale(norms);
     const z = tf.tensor2d(marginScaler, [B, 1]);
-    const unitKernel = tf.div(kernel, l2Norm(kernel, 0, true));
-    const cosine = tf.clipByValue(matMul(embeddings, unitKernel), -1 + eps, 1 - eps) as tf.Tensor2D;
     const onehot = oneHotFloat(labels, C);
     // Only the label column changes: elsewhere cos(clip(acos(c))) is c itself (|c| ≤ 1 − ε).
     const cosLabel = tf.sum(tf.mul(cosine, onehot), 1, true); // [B,1]
@@ -167,6 +237,60 @@ export class AdaFaceHead {
     const logits = tf.mul(tf.add(cosine, tf.mul(onehot, tf.sub(marginLabel, cosLabel))), s) as tf.Tensor2D;
     return { logits, cosine, marginScaler };
   }
+}
+
+/** Ŵ = W / ‖W columns‖ in both layouts, [D, C] and [C, D], and 1/‖column‖. */
+function normalisedKernel(w: Float32Array, D: number, C: number): { unit: Float32Array; unitT: Float32Array; invNorm: Float64Array } {
+  const sq = new Float64Array(C);
+  for (let d = 0; d < D; d++) {
+    const o = d * C;
+    for (let c = 0; c < C; c++) sq[c] += w[o + c] * w[o + c];
+  }
+  const invNorm = sq.map((v) => 1 / Math.sqrt(v));
+  const unit = new Float32Array(D * C);
+  const unitT = new Float32Array(C * D);
+  const tile = 16;
+  for (let d0 = 0; d0 < D; d0 += tile) {
+    const d1 = Math.min(d0 + tile, D);
+    for (let c0 = 0; c0 < C; c0 += tile) {
+      const c1 = Math.min(c0 + tile, C);
+      for (let d = d0; d < d1; d++) {
+        for (let c = c0; c < c1; c++) {
+          const v = w[d * C + c] * invNorm[c];
+          unit[d * C + c] = v;
+          unitT[c * D + d] = v;
+        }
+      }
+    }
+  }
+  return { unit, unitT, invNorm };
+}
+
+/**
+ * dLoss/dW [D, C] from dLoss/dŴ given as [C, D]: through Ŵ = W/‖W‖ column-wise,
+ * dW_c = (dŴ_c − Ŵ_c (dŴ_c·Ŵ_c)) / ‖W_c‖.
+ */
+function kernelGradientFromUnit(dUnitT: Float32Array, unitT: Float32Array, invNorm: Float64Array, D: number, C: number): Float32Array {
+  const proj = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    let s = 0;
+    const o = c * D;
+    for (let d = 0; d < D; d++) s += dUnitT[o + d] * unitT[o + d];
+    proj[c] = s;
+  }
+  const out = new Float32Array(D * C);
+  const tile = 16;
+  for (let c0 = 0; c0 < C; c0 += tile) {
+    const c1 = Math.min(c0 + tile, C);
+    for (let d0 = 0; d0 < D; d0 += tile) {
+      const d1 = Math.min(d0 + tile, D);
+      for (let c = c0; c < c1; c++) {
+        const o = c * D;
+        for (let d = d0; d < d1; d++) out[d * C + c] = (dUnitT[o + d] - unitT[o + d] * proj[c]) * invNorm[c];
+      }
+    }
+  }
+  return out;
 }
 
 /**

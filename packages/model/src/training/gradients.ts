@@ -26,7 +26,10 @@ export interface TrainBatch {
 export interface TrainStepResult {
   /** mean cross-entropy */
   loss: number;
-  /** gradient of every trainable parameter by state-dict name */
+  /**
+   * gradient of every trainable parameter by state-dict name; without `aggregate_model.gamma`
+   * when sets have a single pick (T = 1 or K = 1), where γ does not reach the loss
+   */
   grads: Map<string, Float32Array>;
   /** [B, K'] selected indices */
   indices: Int32Array;
@@ -54,22 +57,29 @@ export function aggregatorTrainGradients(model: FaceCoresetNet, head: AdaFaceHea
   if (batch.features.length !== B * T * D) throw new Error(`aggregatorTrainGradients: features hold ${batch.features.length} values, expected B·T·D = ${B}·${T}·${D}`);
   if (batch.norms.length !== B * T) throw new Error(`aggregatorTrainGradients: norms hold ${batch.norms.length} values, expected B·T = ${B}·${T}`);
   if (batch.labels.length !== B) throw new Error(`aggregatorTrainGradients: ${batch.labels.length} labels for ${B} sets`);
-  const names = model.trainableParamNames();
+  // With a single pick there is no distance, so γ does not reach the loss: like torch (gradient
+  // None, skipped by AdamW) it gets no gradient. (tfjs refuses to differentiate an unused input.)
+  const usesGamma = Math.min(model.config.coresetSize, T) > 1;
+  const names = model.trainableParamNames().filter((n) => n !== 'gamma' || usesGamma);
   let captured: Omit<TrainStepResult, 'grads' | 'loss'> | undefined;
   const grads = new Map<string, Float32Array>();
   let loss = NaN;
   tf.tidy(() => {
     const params = model.tfParams();
-    const kernel = head.kernelTensor();
+    const kernel = head.prepareTrainingKernel();
+    let kernelGradient: (() => Float32Array) | undefined;
     const features = tf.tensor3d(batch.features, [B, T, D]);
     const norms = tf.tensor2d(batch.norms, [B, T]);
     const lossOf = (...xs: tf.Tensor[]): tf.Scalar => {
-      const p: Record<string, tf.Tensor> = {};
+      // Parameters outside `names` (γ with single picks) enter as constants.
+      const p: Record<string, tf.Tensor> = { ...params };
       names.forEach((n, i) => (p[n] = xs[i]));
       const out = model.forwardTf(features, norms, { mode: 'train', randomness }, p);
       // The head sees the aggregate norms as plain numbers: no gradient flows through them.
       const aggNorms = out.norm.dataSync() as Float32Array;
-      const { logits } = head.forwardTf(out.aggregate, aggNorms, batch.labels, xs[names.length] as tf.Tensor2D);
+      const headOut = head.trainingForwardTf(out.aggregate, aggNorms, batch.labels, kernel);
+      kernelGradient = headOut.kernelGradient;
+      const logits = headOut.logits;
       captured = {
         indices: out.indices.dataSync() as Int32Array,
         selectionSoft: (out.selectionSoft as tf.Tensor).dataSync() as Float32Array,
@@ -79,11 +89,11 @@ export function aggregatorTrainGradients(model: FaceCoresetNet, head: AdaFaceHea
       };
       return crossEntropyTf(logits, batch.labels);
     };
-    const xs = [...names.map((n) => params[n]), kernel];
-    const { value, grads: g } = tf.valueAndGrads(lossOf)(xs);
+    const { value, grads: g } = tf.valueAndGrads(lossOf)(names.map((n) => params[n]));
     loss = value.dataSync()[0];
     names.forEach((n, i) => grads.set(AGGREGATOR_STATE_PREFIX + n, g[i].dataSync() as Float32Array));
-    grads.set(ADAFACE_STATE_PREFIX + 'kernel', g[names.length].dataSync() as Float32Array);
+    // The head's kernel is outside the tape (see AdaFaceHead.trainingForwardTf).
+    grads.set(ADAFACE_STATE_PREFIX + 'kernel', (kernelGradient as () => Float32Array)());
   });
   return { loss, grads, ...(captured as NonNullable<typeof captured>) };
 }

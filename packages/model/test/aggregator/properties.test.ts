@@ -117,6 +117,10 @@ describe('train mode with seeded randomness', () => {
     expect(run(1, 0).loss).not.toBe(a.loss);
     for (const g of a.grads.values()) expect(g.every(Number.isFinite)).toBe(true);
     expect(tf.memory().numTensors).toBe(before);
+    // Single-item sets: one pick, no distance, so γ gets no gradient (torch: None); the rest does.
+    const single = aggregatorTrainGradients(model, head(), { features: batch.features.subarray(0, B * D), norms: batch.norms.subarray(0, B), labels: batch.labels, batch: B, size: 1 }, seededTrainRandomness(Rng.stream(3), 0));
+    expect(single.grads.has('aggregate_model.gamma')).toBe(false);
+    expect(single.grads.size).toBe(a.grads.size - 1);
     model.dispose();
   });
 });

@@ -54,4 +54,30 @@ describe.each(['wasm', 'cpu'] as const)('AdaFace head parity on %s', (backend) =
       expect(tf.memory().numTensors).toBe(before);
     });
   });
+  it('the training forward (kernel outside the tape) gives the same call-0 logits, buffers and gradients', () => {
+    const spec = manifest().head_only;
+    const head = AdaFaceHead.fromStateDict(checkpointStateDict(), 'head.', { m: spec.m, h: spec.h, s: spec.s, tAlpha: spec.t_alpha });
+    Object.assign(head.buffers, { t: spec.initial_buffers.t, batchMean: spec.initial_buffers.batch_mean, batchStd: spec.initial_buffers.batch_std });
+    const call = spec.calls[0];
+    const labels = ints(call.files.labels);
+    const B = labels.length;
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const kernel = head.prepareTrainingKernel();
+      let kernelGradient: (() => Float32Array) | undefined;
+      let logits: Float32Array | undefined;
+      const { grads } = tf.valueAndGrads((e: tf.Tensor) => {
+        const r = head.trainingForwardTf(e as tf.Tensor2D, floats(call.files.norms), labels, kernel);
+        kernelGradient = r.kernelGradient;
+        logits = r.logits.dataSync() as Float32Array;
+        return crossEntropyTf(r.logits, labels);
+      })([tf.tensor2d(floats(call.files.embeddings), [B, 512])]);
+      const refLogits = floats(call.files.logits_f64);
+      expect(maxAbsDiff(logits as Float32Array, refLogits) / Math.max(...Array.from(refLogits, Math.abs))).toBeLessThanOrEqual(1e-4);
+      expect(relL2(grads[0].dataSync(), floats(call.files.grad_embeddings))).toBeLessThanOrEqual(1e-4);
+      expect(relL2((kernelGradient as () => Float32Array)(), floats(call.files.grad_kernel))).toBeLessThanOrEqual(1e-4);
+    });
+    expect(head.buffers.batchMean).toBeCloseTo(call.buffers_after.batch_mean[0], 5);
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });

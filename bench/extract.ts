@@ -6,7 +6,9 @@
  * are printed: on a machine shared with other work, wall time measures the neighbours as much as
  * the code, CPU time much less so.
  *
- *   npx tsx bench/extract.ts [--archs ir_18,ir_101] [--batch 16] [--runs 5] [--backend wasm] [--threads 2]
+ * "threads" is 1 for IResNetInference in the main thread, N for IResNetWorkerPool with N workers.
+ *
+ *   npx tsx bench/extract.ts [--archs ir_18,ir_101] [--batch 16] [--runs 5] [--workers 1,2] [--backend wasm] [--threads 2]
  *     [--python /usr/bin/python3] [--no-torch] [--json]
  */
 import { spawnSync } from 'node:child_process';
@@ -14,10 +16,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { IResNetInference, initBackend, initIResNetWeights, iresnetConfig, isIResNetArch } from '@facecoreset/model';
+import { IResNetInference, IResNetWorkerPool, initBackend, initIResNetWeights, iresnetConfig, isIResNetArch } from '@facecoreset/model';
 
 interface Row {
   arch: string;
+  threads: number;
   batch: number;
   backend: string;
   images_per_s: number;
@@ -34,25 +37,41 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-async function timeOurs(arch: string, batch: number, runs: number): Promise<{ ms: number; cpuMs: number }> {
+/** One thread: IResNetInference.forward on tensors; more: IResNetWorkerPool.embed on arrays. */
+async function timeOurs(arch: string, batch: number, runs: number, workers: number, backend: string): Promise<{ ms: number; cpuMs: number }> {
   const weights = initIResNetWeights(iresnetConfig(arch as never), 1);
-  const model = IResNetInference.fromWeights(weights);
-  const x = tf.randomNormal([batch, 112, 112, 3]) as tf.Tensor4D;
+  const images = tf.tidy(() => tf.randomNormal([batch, 112, 112, 3]).dataSync() as Float32Array);
+  let embed: () => Promise<void>;
+  let close: () => Promise<void>;
+  if (workers > 1) {
+    const pool = await IResNetWorkerPool.create(weights, { workers, backend: backend as 'wasm' | 'cpu' });
+    embed = async () => void (await pool.embed(images, batch));
+    close = () => pool.close();
+  } else {
+    const model = IResNetInference.fromWeights(weights);
+    const x = tf.tensor4d(images, [batch, 112, 112, 3]);
+    embed = async () => {
+      const out = model.forward(x);
+      await out.embedding.data();
+      await out.norm.data();
+      tf.dispose([out.embedding, out.norm]);
+    };
+    close = async () => {
+      x.dispose();
+      model.dispose();
+    };
+  }
   const once = async () => {
     const t0 = performance.now();
-    const c0 = process.cpuUsage();
-    const out = model.forward(x);
-    await out.embedding.data();
-    await out.norm.data();
-    tf.dispose([out.embedding, out.norm]);
+    const c0 = process.cpuUsage(); // all threads of the process, workers included
+    await embed();
     const c = process.cpuUsage(c0);
     return { ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 };
   };
   await once();
   const times: { ms: number; cpuMs: number }[] = [];
   for (let i = 0; i < runs; i++) times.push(await once());
-  x.dispose();
-  model.dispose();
+  await close();
   return { ms: median(times.map((t) => t.ms)), cpuMs: median(times.map((t) => t.cpuMs)) };
 }
 
@@ -78,6 +97,7 @@ async function main(): Promise<void> {
       runs: { type: 'string', default: '5' },
       backend: { type: 'string' },
       threads: { type: 'string', default: '2' },
+      workers: { type: 'string', default: '1,2' },
       json: { type: 'boolean', default: false },
       'no-torch': { type: 'boolean', default: false },
       python: { type: 'string' },
@@ -91,34 +111,44 @@ async function main(): Promise<void> {
   const choice = await initBackend({ backend: values.backend });
   const python = values['no-torch'] ? undefined : findTorchPython(values.python ? [values.python] : ['python3', '/usr/bin/python3']);
   const rows: Row[] = [];
+  const workerCounts = values.workers.split(',').map(Number);
   for (const arch of archs) {
-    const ours = await timeOurs(arch, batch, runs);
-    const row: Row = { arch, batch, backend: choice.name, images_per_s: (batch / ours.ms) * 1000, batch_ms: ours.ms, images_per_cpu_s: (batch / ours.cpuMs) * 1000 };
-    if (!values['no-torch']) {
-      const t = timeTorch(python, arch, batch, runs, Number(values.threads));
+    const t = values['no-torch'] ? { note: undefined } : timeTorch(python, arch, batch, runs, Number(values.threads));
+    for (const workers of workerCounts) {
+      const ours = await timeOurs(arch, batch, runs, workers, choice.name);
+      const row: Row = {
+        arch,
+        threads: workers,
+        batch,
+        backend: choice.name,
+        images_per_s: (batch / ours.ms) * 1000,
+        batch_ms: ours.ms,
+        images_per_cpu_s: (batch / ours.cpuMs) * 1000,
+        torch_note: t.note,
+      };
       if (t.ms !== undefined && t.cpuMs !== undefined) {
         row.torch_batch_ms = t.ms;
         row.torch_images_per_s = (batch / t.ms) * 1000;
         row.torch_images_per_cpu_s = (batch / t.cpuMs) * 1000;
       }
-      row.torch_note = t.note;
+      rows.push(row);
     }
-    rows.push(row);
     if (!values.json) process.stderr.write(`done ${arch}\n`);
   }
   if (values.json) {
     process.stdout.write(JSON.stringify({ backend: choice.name, rows }) + '\n');
     return;
   }
-  const header = ['arch', 'batch', `ours (${choice.name}) img/s`, 'img/CPU-s', 'PyTorch img/s', 'img/CPU-s', 'ours/PyTorch (CPU)'];
+  const header = ['arch', 'batch', 'threads', `ours (${choice.name}) img/s`, 'img/CPU-s', 'PyTorch img/s', 'img/CPU-s', 'ours/PyTorch (wall)'];
   const lines = rows.map((r) => [
     r.arch,
     String(r.batch),
+    String(r.threads),
     r.images_per_s.toFixed(2),
     r.images_per_cpu_s.toFixed(2),
     r.torch_images_per_s?.toFixed(2) ?? '-',
     r.torch_images_per_cpu_s?.toFixed(2) ?? '-',
-    r.torch_images_per_cpu_s ? (r.images_per_cpu_s / r.torch_images_per_cpu_s).toFixed(2) + 'x' : '-',
+    r.torch_images_per_s ? (r.images_per_s / r.torch_images_per_s).toFixed(2) + 'x' : '-',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) => '| ' + cells.map((c, i) => c.padStart(widths[i])).join(' | ') + ' |';

@@ -7,3 +7,4 @@ export * from './preprocess';
 export * from './flip-fusion';
 export * from './train-ops';
 export * from './trainable';
+export * from './worker-pool';

@@ -19,6 +19,8 @@ export const BackboneArchSchema = z.union([
       widths: z.array(positiveInt).min(1),
       units: z.array(positiveInt).min(1),
       embeddingSize: positiveInt.default(512),
+      /** Input side: 112 (the aligned crops), or a whole fraction of it (crops are area-averaged down) for fast CPU demos. */
+      inputSize: z.union([z.literal(112), z.literal(56), z.literal(28)]).default(112),
     })
     .strict(),
 ]);

@@ -6,7 +6,7 @@
  * Batches are cut from the (image, view) sequence of one call and never depend on anything outside
  * it, so the same images in the same call give bit-identical features whatever else runs.
  */
-import { backboneInputFromRgb } from '@facecoreset/model';
+import { areaDownscale, backboneInputFromRgb } from '@facecoreset/model';
 import { DEFAULT_AUGMENT, renderView, type AugmentOptions, type RgbImage } from './augment';
 import type { BackboneRunner } from './backbone-runner';
 import { decodeImage, rawRgbImage, requireImageSize, type ImageLocation } from './decode';
@@ -57,10 +57,17 @@ export function* featureRecords(f: FeatureColumns): Generator<FeatureRecord> {
   }
 }
 
+/** The side of the aligned crops the tables store. */
+const ALIGNED_SIDE = 112;
+
 /** Decodes (or wraps) one input image and checks it has the backbone's input size. */
 export function inputImage(input: ImageInput, size: number, file?: string): RgbImage {
   const loc: ImageLocation = { row: input.row, file };
-  const img = 'encoded' in input ? decodeImage(input.encoded, loc) : rawRgbImage(input.rgb, size, loc);
+  const img = 'encoded' in input ? decodeImage(input.encoded, loc) : rawRgbImage(input.rgb, input.rgb.length === ALIGNED_SIDE * ALIGNED_SIDE * 3 ? ALIGNED_SIDE : size, loc);
+  // Small demo backbones take a whole fraction of the aligned crop (e.g. 56 of 112): area-averaged.
+  if (img.width === img.height && img.width !== size && img.width % size === 0) {
+    return { width: size, height: size, data: areaDownscale(img.data, img.width, 3, size) };
+  }
   requireImageSize(img, size, loc);
   return img;
 }

@@ -44,3 +44,30 @@ export function flipImagesHorizontally(images: Float32Array, batch: number, heig
   }
   return out;
 }
+
+/**
+ * Area-averages a square 8-bit image down to `size` x `size` when its side is a whole multiple of
+ * `size`; returns it unchanged when the sides already match. Small CPU-demo backbones take e.g.
+ * 56x56 input: the aligned 112x112 crops are halved, not re-aligned. Any other size is an error.
+ * @param pixels row-major HWC, `channels` per pixel [side·side·channels]
+ */
+export function areaDownscale(pixels: Uint8Array, side: number, channels: number, size: number): Uint8Array {
+  if (side === size) return pixels;
+  const k = side / size;
+  if (!Number.isInteger(k) || k < 1) throw new Error(`areaDownscale: a ${side}x${side} image cannot be area-averaged to ${size}x${size} (needs a whole multiple)`);
+  const out = new Uint8Array(size * size * channels);
+  const inv = 1 / (k * k);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      for (let c = 0; c < channels; c++) {
+        let s = 0;
+        for (let dy = 0; dy < k; dy++) {
+          const row = ((y * k + dy) * side + x * k) * channels + c;
+          for (let dx = 0; dx < k; dx++) s += pixels[row + dx * channels];
+        }
+        out[(y * size + x) * channels + c] = Math.round(s * inv);
+      }
+    }
+  }
+  return out;
+}

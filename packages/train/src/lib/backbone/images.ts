@@ -3,7 +3,7 @@
  * into BGR (x/255 − 0.5)/0.5 (the official preprocessing, via the model package), optionally
  * mirrored; batches are NHWC float32.
  */
-import { backboneInputFromRgb } from '@facecoreset/model';
+import { areaDownscale, backboneInputFromRgb } from '@facecoreset/model';
 import * as jpeg from 'jpeg-js';
 
 /** Decodes one encoded image to backbone input [S, S, 3]; errors name the image. */
@@ -14,8 +14,10 @@ export function decodeBackboneInput(bytes: Uint8Array, size: number, where: stri
   } catch (e) {
     throw new Error(`${where}: cannot decode the image (${e instanceof Error ? e.message : String(e)}); expected a JPEG`);
   }
-  if (decoded.width !== size || decoded.height !== size) throw new Error(`${where}: image is ${decoded.width}x${decoded.height}, the backbone takes ${size}x${size} aligned crops`);
-  return backboneInputFromRgb(decoded.data, size, size, 4);
+  // Small demo backbones take a whole fraction of the aligned crop (e.g. 56 of 112): area-averaged.
+  const ok = decoded.width === decoded.height && decoded.width % size === 0;
+  if (!ok) throw new Error(`${where}: image is ${decoded.width}x${decoded.height}, the backbone takes ${size}x${size} aligned crops (or a whole multiple)`);
+  return backboneInputFromRgb(areaDownscale(decoded.data, decoded.width, 4, size), size, size, 4);
 }
 
 /** Mirrors one [S, S, 3] image along the width axis, in place. */

@@ -63,7 +63,7 @@ export interface TrainBackboneSummary {
 export const BACKBONE_MODEL_FORMAT = 'facecoreset.backbone';
 
 function architectureOf(config: BackboneTrainConfig, classes: number): BackboneArchitecture {
-  const backbone = iresnetConfig(typeof config.arch === 'string' ? config.arch : { widths: config.arch.widths, units: config.arch.units, embeddingSize: config.arch.embeddingSize });
+  const backbone = iresnetConfig(typeof config.arch === 'string' ? config.arch : { widths: config.arch.widths, units: config.arch.units, embeddingSize: config.arch.embeddingSize, inputSize: config.arch.inputSize });
   const h = config.head;
   return { backbone, head: { m: h.m, h: h.h, s: h.s, tAlpha: h.t_alpha, eps: 1e-3, classes } };
 }

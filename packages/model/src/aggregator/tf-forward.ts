@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AggregatorConfig, GAMMA_BASE, NORMALIZE_EPS } from './config';
-import { normEncodingFrequencies } from './norm-encoding';
+import { encodeNormRawTf } from './norm-encoding';
 import { argMaxOneHot, l2Norm, layerNorm, linear, matMul, sliceAlong, straightThroughOneHot } from '../tf-ops';
 
 /** Parameters as tfjs tensors, by official name (see params.ts). Only the used ones are read. */
@@ -153,12 +153,7 @@ interface DecoderContext {
  * @param v [B, N] norms -> [B, N, D]
  */
 function encodeNormsTf(config: AggregatorConfig, p: AggregatorTfParams, v: tf.Tensor, ctx: DecoderContext, name: string): tf.Tensor {
-  const D = ctx.D;
-  const freqs = tf.tensor1d(normEncodingFrequencies(D));
-  const arg = tf.div(tf.expandDims(tf.mul(v, Math.fround(2 * Math.PI)), 2), freqs); // [B,N,D]
-  const even = tf.tensor1d(Float32Array.from({ length: D }, (_, j) => (j % 2 === 0 ? 1 : 0)));
-  const odd = tf.sub(1, even);
-  const raw = tf.add(tf.mul(tf.sin(arg), even), tf.mul(tf.cos(arg), odd));
+  const raw = encodeNormRawTf(v, ctx.D); // [B,N,D]
   const enc = layerNorm(raw, p['pos_trans_norm.weight'], p['pos_trans_norm.bias'], config.layerNormEps);
   ctx.inter[`pos_embed_raw_${name}`] = raw;
   ctx.inter[`pos_embed_ln_${name}`] = enc;

@@ -53,19 +53,23 @@ export interface AdaFaceForward {
 
 const f32 = Math.fround;
 
-/** The kernel normalised per class, prepared for the training forward pass. */
+/** The kernel prepared for the training forward pass (see AdaFaceHead.prepareTrainingKernel). */
 export interface PreparedKernel {
-  /** [D, C] */
-  unit: tf.Tensor2D;
-  /** [C, D] */
-  unitT: tf.Tensor2D;
-  /** [C, D] values of unitT */
-  unitTData: Float32Array;
+  /** [D, C] the kernel values */
+  raw: tf.Tensor2D;
+  /** [C, D] transposed */
+  rawT: tf.Tensor2D;
+  /** [1, C] 1/‖W_c‖ (float32) */
+  invNormRow: tf.Tensor2D;
+  /** [D, C] the values the tensors hold */
+  values: Float32Array;
   /** [C] 1/‖W_c‖ */
   invNorm: Float64Array;
 }
 
 export class AdaFaceHead {
+  private scratch: Float32Array | undefined;
+
   private constructor(
     readonly config: AdaFaceConfig,
     /** [D, C] live values; the kernel is the head's only trainable parameter. */
@@ -168,18 +172,26 @@ export class AdaFaceHead {
   }
 
   /**
-   * The normalised kernel for {@link trainingForwardTf}, in both layouts ([D, C] and [C, D]) so
+   * The kernel for {@link trainingForwardTf}: its values in both layouts ([D, C] and [C, D]) so
    * every product on tfjs has the large matrix on its left (as a right-hand side, XNNPACK would
-   * repack its D·C values every step). Create it inside your tf.tidy but outside the gradient
-   * function: tensors created inside that function die with its forward scope, and saving them for
-   * the backward pass would copy them.
+   * repack its D·C values every step), and the column norms. The normalisation is applied to the
+   * small [B, C] products instead of the kernel. Create it inside your tf.tidy but outside the
+   * gradient function: tensors created inside that function die with its forward scope, and
+   * saving them for the backward pass would copy them. Valid until the next call (the transposed
+   * buffer is reused; on the cpu backend the tensors share memory with it and with the kernel).
    */
   prepareTrainingKernel(): PreparedKernel {
     const D = this.embeddingSize;
     const C = this.classes;
-    // Fresh arrays every step: on the cpu backend the tensors share them.
-    const { unit, unitT, invNorm } = normalisedKernel(this.kernel.data, D, C);
-    return { unit: tf.tensor2d(unit, [D, C]), unitT: tf.tensor2d(unitT, [C, D]), unitTData: unitT, invNorm };
+    if (!this.scratch || this.scratch.length !== D * C) this.scratch = new Float32Array(D * C);
+    const invNorm = transposeWithColumnNorms(this.kernel.data, D, C, this.scratch);
+    return {
+      raw: tf.tensor2d(this.kernel.data, [D, C]),
+      rawT: tf.tensor2d(this.scratch, [C, D]),
+      invNormRow: tf.tensor2d(Float32Array.from(invNorm), [1, C]),
+      values: this.kernel.data,
+      invNorm,
+    };
   }
 
   /**
@@ -194,23 +206,30 @@ export class AdaFaceHead {
     const C = this.classes;
     if (D !== this.embeddingSize) throw new Error(`AdaFaceHead.trainingForwardTf: embeddings have width ${D}, the kernel ${this.embeddingSize}`);
     this.checkBatch('trainingForwardTf', embeddings, norms, labels, C);
-    let dUnitT: Float32Array | undefined;
+    // cos = (e·W_c)/‖W_c‖. Backward, with g = dcos/‖W‖: de = g Wᵀ, and through the normalisation
+    // dW_c = (gᵀe)_c − W_c·proj_c/‖W_c‖² where proj_c = Σ_b dcos_bc·cos_bc.
+    let gradient: { gTe: Float32Array; proj: Float32Array } | undefined;
     const cosineOf = tf.customGrad(((e: tf.Tensor, save: tf.GradSaveFunc) => {
-      save([e]);
+      const cos = tf.mul(tf.transpose(tf.matMul(kernel.rawT, tf.transpose(e))), kernel.invNormRow); // [B, C]
+      save([e, cos]);
       return {
-        value: tf.transpose(tf.matMul(kernel.unitT, tf.transpose(e))), // [B, C]
+        value: cos,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const dyT = tf.transpose(dy); // [C, B]
-          dUnitT = tf.matMul(dyT, saved[0]).dataSync() as Float32Array; // [C, D]
-          return [tf.transpose(tf.matMul(kernel.unit, dyT))]; // [B, D]
+          const [se, scos] = saved;
+          const gT = tf.transpose(tf.mul(dy, kernel.invNormRow)); // [C, B]
+          gradient = {
+            gTe: tf.matMul(gT, se).dataSync() as Float32Array, // [C, D]
+            proj: tf.sum(tf.mul(dy, scos), 0).dataSync() as Float32Array, // [C]
+          };
+          return [tf.transpose(tf.matMul(kernel.raw, gT))]; // [B, D]
         },
       };
     }) as Parameters<typeof tf.customGrad>[0]) as (e: tf.Tensor) => tf.Tensor;
     const cosine = tf.clipByValue(cosineOf(embeddings), -1 + this.config.eps, 1 - this.config.eps) as tf.Tensor2D;
     const out = this.marginLogits(cosine, norms, labels);
     const kernelGradient = (): Float32Array => {
-      if (!dUnitT) throw new Error('AdaFaceHead.trainingForwardTf: kernelGradient() before backpropagation through the logits');
-      return kernelGradientFromUnit(dUnitT, kernel.unitTData, kernel.invNorm, D, C);
+      if (!gradient) throw new Error('AdaFaceHead.trainingForwardTf: kernelGradient() before backpropagation through the logits');
+      return kernelGradientFromProducts(gradient.gTe, gradient.proj, kernel.values, kernel.invNorm, D, C);
     };
     return { ...out, kernelGradient };
   }
@@ -239,54 +258,41 @@ export class AdaFaceHead {
   }
 }
 
-/** Ŵ = W / ‖W columns‖ in both layouts, [D, C] and [C, D], and 1/‖column‖. */
-function normalisedKernel(w: Float32Array, D: number, C: number): { unit: Float32Array; unitT: Float32Array; invNorm: Float64Array } {
+/** Writes Wᵀ [C, D] into `out`; returns 1/‖W_c‖ for every column. One pass over W, in tiles. */
+function transposeWithColumnNorms(w: Float32Array, D: number, C: number, out: Float32Array): Float64Array {
   const sq = new Float64Array(C);
-  for (let d = 0; d < D; d++) {
-    const o = d * C;
-    for (let c = 0; c < C; c++) sq[c] += w[o + c] * w[o + c];
-  }
-  const invNorm = sq.map((v) => 1 / Math.sqrt(v));
-  const unit = new Float32Array(D * C);
-  const unitT = new Float32Array(C * D);
   const tile = 16;
   for (let d0 = 0; d0 < D; d0 += tile) {
     const d1 = Math.min(d0 + tile, D);
     for (let c0 = 0; c0 < C; c0 += tile) {
       const c1 = Math.min(c0 + tile, C);
       for (let d = d0; d < d1; d++) {
+        const o = d * C;
         for (let c = c0; c < c1; c++) {
-          const v = w[d * C + c] * invNorm[c];
-          unit[d * C + c] = v;
-          unitT[c * D + d] = v;
+          const v = w[o + c];
+          sq[c] += v * v;
+          out[c * D + d] = v;
         }
       }
     }
   }
-  return { unit, unitT, invNorm };
+  for (let c = 0; c < C; c++) sq[c] = 1 / Math.sqrt(sq[c]);
+  return sq;
 }
 
-/**
- * dLoss/dW [D, C] from dLoss/dŴ given as [C, D]: through Ŵ = W/‖W‖ column-wise,
- * dW_c = (dŴ_c − Ŵ_c (dŴ_c·Ŵ_c)) / ‖W_c‖.
- */
-function kernelGradientFromUnit(dUnitT: Float32Array, unitT: Float32Array, invNorm: Float64Array, D: number, C: number): Float32Array {
-  const proj = new Float64Array(C);
-  for (let c = 0; c < C; c++) {
-    let s = 0;
-    const o = c * D;
-    for (let d = 0; d < D; d++) s += dUnitT[o + d] * unitT[o + d];
-    proj[c] = s;
-  }
+/** dW [D, C] = (gᵀe)ᵀ − W ∘ proj/‖W‖² column-wise, from gᵀe [C, D]. One pass, in tiles. */
+function kernelGradientFromProducts(gTe: Float32Array, proj: Float32Array, w: Float32Array, invNorm: Float64Array, D: number, C: number): Float32Array {
+  const q = new Float64Array(C);
+  for (let c = 0; c < C; c++) q[c] = proj[c] * invNorm[c] * invNorm[c];
   const out = new Float32Array(D * C);
   const tile = 16;
   for (let c0 = 0; c0 < C; c0 += tile) {
     const c1 = Math.min(c0 + tile, C);
     for (let d0 = 0; d0 < D; d0 += tile) {
       const d1 = Math.min(d0 + tile, D);
-      for (let c = c0; c < c1; c++) {
-        const o = c * D;
-        for (let d = d0; d < d1; d++) out[d * C + c] = (dUnitT[o + d] - unitT[o + d] * proj[c]) * invNorm[c];
+      for (let d = d0; d < d1; d++) {
+        const o = d * C;
+        for (let c = c0; c < c1; c++) out[o + c] = gTe[c * D + d] - w[o + c] * q[c];
       }
     }
   }

@@ -55,9 +55,11 @@ export class AdamW {
 
   /**
    * One step. `params` maps names to live values; `grads` to gradients (a missing gradient skips
-   * the parameter). Every gradient must belong to a group.
+   * the parameter). Every gradient must belong to a group. `gradScale` multiplies every gradient
+   * first (float32, as an in-place clip would), e.g. the clipping factor.
    */
-  step(params: ReadonlyMap<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>): void {
+  step(params: ReadonlyMap<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, opts: { gradScale?: number } = {}): void {
+    const scale = opts.gradScale ?? 1;
     const grouped = new Set(this.groups.flatMap((g) => g.params));
     for (const name of grads.keys()) if (!grouped.has(name)) throw new Error(`AdamW.step: gradient for '${name}', which is in no parameter group`);
     const [b1, b2] = this.betas;
@@ -73,14 +75,19 @@ export class AdamW {
         st.step++;
         const decay = 1 - group.lr * group.weightDecay;
         const stepSize = group.lr / (1 - Math.pow(b1, st.step));
-        const bc2Sqrt = Math.sqrt(1 - Math.pow(b2, st.step));
+        const invBc2Sqrt = 1 / Math.sqrt(1 - Math.pow(b2, st.step));
         const { expAvg: m, expAvgSq: v } = st;
         const eps = this.eps;
+        const c1 = 1 - b1;
+        const c2 = 1 - b2;
         for (let i = 0; i < p.length; i++) {
-          const gi = g[i];
-          m[i] = b1 * m[i] + (1 - b1) * gi;
-          v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-          p[i] = p[i] * decay - (stepSize * m[i]) / (Math.sqrt(v[i]) / bc2Sqrt + eps);
+          const gi = scale === 1 ? g[i] : Math.fround(g[i] * scale);
+          // The moments are float32 tensors in torch; the update reads the stored (rounded) values.
+          const mi = Math.fround(b1 * m[i] + c1 * gi);
+          const vi = Math.fround(b2 * v[i] + c2 * gi * gi);
+          m[i] = mi;
+          v[i] = vi;
+          p[i] = p[i] * decay - (stepSize * mi) / (Math.sqrt(vi) * invBc2Sqrt + eps);
         }
       }
     }

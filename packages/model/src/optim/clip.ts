@@ -24,12 +24,21 @@ export function globalGradNorm(grads: Iterable<Float32Array>): number {
   return Math.sqrt(total);
 }
 
-/** Clips the gradients in place; returns the norm before clipping and the factor used. */
-export function clipGradNorm(grads: Iterable<Float32Array>, maxNorm: number): ClipResult {
+/** The clipping factor for gradients of global norm `totalNorm` (float32, as torch). */
+export function clipCoefficient(totalNorm: number, maxNorm: number): number {
   if (!(maxNorm > 0)) throw new Error(`clipGradNorm: maxNorm must be positive, got ${maxNorm}`);
+  return Math.min(Math.fround(maxNorm / (totalNorm + CLIP_EPS)), 1);
+}
+
+/**
+ * Clips the gradients in place; returns the norm before clipping and the factor used. (To save a
+ * pass over the gradients, compute the factor with globalGradNorm + clipCoefficient and hand it
+ * to AdamW.step as `gradScale` instead.)
+ */
+export function clipGradNorm(grads: Iterable<Float32Array>, maxNorm: number): ClipResult {
   const list = [...grads];
   const totalNorm = globalGradNorm(list);
-  const coef = Math.min(Math.fround(maxNorm / (totalNorm + CLIP_EPS)), 1);
+  const coef = clipCoefficient(totalNorm, maxNorm);
   if (coef < 1) for (const g of list) for (let i = 0; i < g.length; i++) g[i] *= coef;
   return { totalNorm, coef };
 }

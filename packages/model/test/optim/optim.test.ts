@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AdamW } from '../../src/optim/adamw';
-import { clipGradNorm } from '../../src/optim/clip';
+import { clipCoefficient, clipGradNorm, globalGradNorm } from '../../src/optim/clip';
 import { MultiStepLR, multiStepLr } from '../../src/optim/lr-schedule';
 
 const ref = JSON.parse(fs.readFileSync(path.join(__dirname, '../fixtures/optim/reference.json'), 'utf8'));
@@ -44,6 +44,23 @@ describe('optimiser utilities against torch', () => {
     // The parameter that missed a step took one step less.
     expect(opt.state.get('c')?.step).toBe(3);
     expect(opt.state.get('a')?.step).toBe(4);
+  });
+
+  it('the clipping factor handed to AdamW as gradScale gives the same four steps', () => {
+    const values = new Map<string, Float32Array>(Object.entries(ref.initial as Record<string, number[]>).map(([k, v]) => [k, Float32Array.from(v)]));
+    const opt = new AdamW([
+      { params: ['a'], lr: 1e-3, weightDecay: 0 },
+      { params: ['b', 'c'], lr: 5e-4, weightDecay: 1e-2 },
+    ]);
+    const sched = new MultiStepLR([1e-3, 5e-4], [2, 3], 0.5);
+    for (const step of ref.steps) {
+      opt.setLearningRates(sched.rates());
+      const grads = new Map<string, Float32Array>(Object.entries(step.grads as Record<string, number[]>).map(([k, v]) => [k, Float32Array.from(v)]));
+      const coef = clipCoefficient(globalGradNorm(grads.values()), 1.0);
+      opt.step(values, grads, { gradScale: coef });
+      sched.step();
+      for (const [k, v] of values) expect([k, maxAbs(v, step.after[k]) <= 1e-6]).toEqual([k, true]);
+    }
   });
 
   it('clipping leaves gradients within the norm untouched', () => {

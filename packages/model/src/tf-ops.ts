@@ -31,7 +31,7 @@ export function transposeLast2(x: tf.Tensor): tf.Tensor {
  * Batched products run as one rank-2 product per batch item when the items are big enough: the
  * wasm backend sends only rank-2 products to XNNPACK; its batched kernel is 6-8x slower.
  */
-const LOOP_MIN_ITEM_MACS = 8192;
+const LOOP_MIN_ITEM_MACS = 65536;
 const LOOP_MAX_BATCH = 64;
 
 /**
@@ -98,7 +98,7 @@ export const matMul = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradS
 /**
  * y = x Wᵀ + b as torch.nn.Linear, with W [out, in] kept in torch layout. The forward pass
  * computes (W xᵀ)ᵀ so the weight is the product's left operand: as the right one, XNNPACK would
- * repack it (and it would need a transposed copy first).
+ * repack it every call.
  * @param x [N, in]
  * @param weight [out, in]
  * @param bias [out]
@@ -110,7 +110,8 @@ export const linear = tf.customGrad(((x: tf.Tensor, weight: tf.Tensor, bias: tf.
     value: tf.add(tf.transpose(tf.matMul(weight, tf.transpose(x))), bias),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sw] = saved;
-      return [tf.matMul(dy, sw), tf.matMul(tf.transpose(dy), sx), tf.sum(dy, 0)];
+      // dx = dy W with W on the left too: (Wᵀ dyᵀ)ᵀ (transposing W costs less than repacking it).
+      return [tf.transpose(tf.matMul(tf.transpose(sw), tf.transpose(dy))), tf.matMul(tf.transpose(dy), sx), tf.sum(dy, 0)];
     },
   };
 }) as CustomGradFunc) as (x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor) => tf.Tensor;

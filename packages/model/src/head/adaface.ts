@@ -57,8 +57,6 @@ const f32 = Math.fround;
 export interface PreparedKernel {
   /** [D, C] the kernel values */
   raw: tf.Tensor2D;
-  /** [C, D] transposed */
-  rawT: tf.Tensor2D;
   /** [1, C] 1/‖W_c‖ (float32) */
   invNormRow: tf.Tensor2D;
   /** [D, C] the values the tensors hold */
@@ -68,8 +66,6 @@ export interface PreparedKernel {
 }
 
 export class AdaFaceHead {
-  private scratch: Float32Array | undefined;
-
   private constructor(
     readonly config: AdaFaceConfig,
     /** [D, C] live values; the kernel is the head's only trainable parameter. */
@@ -172,22 +168,18 @@ export class AdaFaceHead {
   }
 
   /**
-   * The kernel for {@link trainingForwardTf}: its values in both layouts ([D, C] and [C, D]) so
-   * every product on tfjs has the large matrix on its left (as a right-hand side, XNNPACK would
-   * repack its D·C values every step), and the column norms. The normalisation is applied to the
-   * small [B, C] products instead of the kernel. Create it inside your tf.tidy but outside the
-   * gradient function: tensors created inside that function die with its forward scope, and
-   * saving them for the backward pass would copy them. Valid until the next call (the transposed
-   * buffer is reused; on the cpu backend the tensors share memory with it and with the kernel).
+   * The kernel for {@link trainingForwardTf}: its values and column norms. The normalisation is
+   * applied to the small [B, C] products instead of the kernel, so the kernel is uploaded as is.
+   * Create it inside your tf.tidy but outside the gradient function: tensors created inside that
+   * function die with its forward scope, and saving them for the backward pass would copy them.
+   * On the cpu backend the tensor shares memory with the kernel: use it before the next update.
    */
   prepareTrainingKernel(): PreparedKernel {
     const D = this.embeddingSize;
     const C = this.classes;
-    if (!this.scratch || this.scratch.length !== D * C) this.scratch = new Float32Array(D * C);
-    const invNorm = transposeWithColumnNorms(this.kernel.data, D, C, this.scratch);
+    const invNorm = inverseColumnNorms(this.kernel.data, D, C);
     return {
       raw: tf.tensor2d(this.kernel.data, [D, C]),
-      rawT: tf.tensor2d(this.scratch, [C, D]),
       invNormRow: tf.tensor2d(Float32Array.from(invNorm), [1, C]),
       values: this.kernel.data,
       invNorm,
@@ -207,21 +199,23 @@ export class AdaFaceHead {
     if (D !== this.embeddingSize) throw new Error(`AdaFaceHead.trainingForwardTf: embeddings have width ${D}, the kernel ${this.embeddingSize}`);
     this.checkBatch('trainingForwardTf', embeddings, norms, labels, C);
     // cos = (e·W_c)/‖W_c‖. Backward, with g = dcos/‖W‖: de = g Wᵀ, and through the normalisation
-    // dW_c = (gᵀe)_c − W_c·proj_c/‖W_c‖² where proj_c = Σ_b dcos_bc·cos_bc.
-    let gradient: { gTe: Float32Array; proj: Float32Array } | undefined;
+    // dW_c = (eᵀg)_c − W_c·proj_c/‖W_c‖² where proj_c = Σ_b dcos_bc·cos_bc. Products are arranged
+    // so the kernel is never a right-hand side that XNNPACK would repack, except in the forward
+    // product, where packing it costs less than transposing it.
+    let gradient: { eTg: Float32Array; proj: Float32Array } | undefined;
     const cosineOf = tf.customGrad(((e: tf.Tensor, save: tf.GradSaveFunc) => {
-      const cos = tf.mul(tf.transpose(tf.matMul(kernel.rawT, tf.transpose(e))), kernel.invNormRow); // [B, C]
+      const cos = tf.mul(tf.matMul(e, kernel.raw), kernel.invNormRow); // [B, C]
       save([e, cos]);
       return {
         value: cos,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const [se, scos] = saved;
-          const gT = tf.transpose(tf.mul(dy, kernel.invNormRow)); // [C, B]
+          const g = tf.mul(dy, kernel.invNormRow); // [B, C]
           gradient = {
-            gTe: tf.matMul(gT, se).dataSync() as Float32Array, // [C, D]
+            eTg: tf.matMul(tf.transpose(se), g).dataSync() as Float32Array, // [D, C]
             proj: tf.sum(tf.mul(dy, scos), 0).dataSync() as Float32Array, // [C]
           };
-          return [tf.transpose(tf.matMul(kernel.raw, gT))]; // [B, D]
+          return [tf.transpose(tf.matMul(kernel.raw, tf.transpose(g)))]; // [B, D]
         },
       };
     }) as Parameters<typeof tf.customGrad>[0]) as (e: tf.Tensor) => tf.Tensor;
@@ -229,7 +223,7 @@ export class AdaFaceHead {
     const out = this.marginLogits(cosine, norms, labels);
     const kernelGradient = (): Float32Array => {
       if (!gradient) throw new Error('AdaFaceHead.trainingForwardTf: kernelGradient() before backpropagation through the logits');
-      return kernelGradientFromProducts(gradient.gTe, gradient.proj, kernel.values, kernel.invNorm, D, C);
+      return kernelGradientFromProducts(gradient.eTg, gradient.proj, kernel.values, kernel.invNorm, D, C);
     };
     return { ...out, kernelGradient };
   }
@@ -258,45 +252,26 @@ export class AdaFaceHead {
   }
 }
 
-/** Writes Wᵀ [C, D] into `out`; returns 1/‖W_c‖ for every column. One pass over W, in tiles. */
-function transposeWithColumnNorms(w: Float32Array, D: number, C: number, out: Float32Array): Float64Array {
+/** 1/‖W_c‖ for every column of W [D, C]. */
+function inverseColumnNorms(w: Float32Array, D: number, C: number): Float64Array {
   const sq = new Float64Array(C);
-  const tile = 16;
-  for (let d0 = 0; d0 < D; d0 += tile) {
-    const d1 = Math.min(d0 + tile, D);
-    for (let c0 = 0; c0 < C; c0 += tile) {
-      const c1 = Math.min(c0 + tile, C);
-      for (let d = d0; d < d1; d++) {
-        const o = d * C;
-        for (let c = c0; c < c1; c++) {
-          const v = w[o + c];
-          sq[c] += v * v;
-          out[c * D + d] = v;
-        }
-      }
-    }
+  for (let d = 0; d < D; d++) {
+    const o = d * C;
+    for (let c = 0; c < C; c++) sq[c] += w[o + c] * w[o + c];
   }
   for (let c = 0; c < C; c++) sq[c] = 1 / Math.sqrt(sq[c]);
   return sq;
 }
 
-/** dW [D, C] = (gᵀe)ᵀ − W ∘ proj/‖W‖² column-wise, from gᵀe [C, D]. One pass, in tiles. */
-function kernelGradientFromProducts(gTe: Float32Array, proj: Float32Array, w: Float32Array, invNorm: Float64Array, D: number, C: number): Float32Array {
+/** dW [D, C] = eᵀg − W ∘ proj/‖W‖² column-wise, in place on eᵀg (a fresh array). */
+function kernelGradientFromProducts(eTg: Float32Array, proj: Float32Array, w: Float32Array, invNorm: Float64Array, D: number, C: number): Float32Array {
   const q = new Float64Array(C);
   for (let c = 0; c < C; c++) q[c] = proj[c] * invNorm[c] * invNorm[c];
-  const out = new Float32Array(D * C);
-  const tile = 16;
-  for (let c0 = 0; c0 < C; c0 += tile) {
-    const c1 = Math.min(c0 + tile, C);
-    for (let d0 = 0; d0 < D; d0 += tile) {
-      const d1 = Math.min(d0 + tile, D);
-      for (let d = d0; d < d1; d++) {
-        const o = d * C;
-        for (let c = c0; c < c1; c++) out[o + c] = gTe[c * D + d] - w[o + c] * q[c];
-      }
-    }
+  for (let d = 0; d < D; d++) {
+    const o = d * C;
+    for (let c = 0; c < C; c++) eTg[o + c] -= w[o + c] * q[c];
   }
-  return out;
+  return eTg;
 }
 
 /**

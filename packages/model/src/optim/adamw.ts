@@ -81,7 +81,7 @@ export class AdamW {
         const c1 = 1 - b1;
         const c2 = 1 - b2;
         for (let i = 0; i < p.length; i++) {
-          const gi = scale === 1 ? g[i] : Math.fround(g[i] * scale);
+          const gi = Math.fround(g[i] * scale); // exact when scale = 1
           // The moments are float32 tensors in torch; the update reads the stored (rounded) values.
           const mi = Math.fround(b1 * m[i] + c1 * gi);
           const vi = Math.fround(b2 * v[i] + c2 * gi * gi);

@@ -17,7 +17,9 @@ describe('backbone training config', () => {
     });
   });
   it('accepts a custom IResNet shape and refuses inconsistent or unknown keys, naming them', () => {
-    expect(parseBackboneTrainConfig({ arch: { widths: [8, 16], units: [1, 2] } }).arch).toEqual({ widths: [8, 16], units: [1, 2], embeddingSize: 512 });
+    expect(parseBackboneTrainConfig({ arch: { widths: [8, 16], units: [1, 2] } }).arch).toEqual({ widths: [8, 16], units: [1, 2], embeddingSize: 512, inputSize: 112 });
+    expect(parseBackboneTrainConfig({ arch: { widths: [8, 16], units: [1, 2], inputSize: 56 } }).arch).toMatchObject({ inputSize: 56 });
+    expect(() => parseBackboneTrainConfig({ arch: { widths: [8, 16], units: [1, 2], inputSize: 50 } }, 'c.json')).toThrow(/c\.json:arch: invalid backbone training config/);
     expect(() => parseBackboneTrainConfig({ arch: { widths: [8, 16], units: [1] } }, 'c.json')).toThrow('c.json:arch.units: invalid backbone training config: needs one count per stage (2 widths)');
     expect(() => parseBackboneTrainConfig({ optimiser: 'sgd' }, 'c.json')).toThrow(/c\.json:\(top level\): .*'optimiser'/);
     expect(() => parseBackboneTrainConfig({ optimizer: 'adam' })).toThrow(/^optimizer: invalid backbone training config/);

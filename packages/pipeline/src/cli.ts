@@ -5,6 +5,8 @@
 import { describeFailure } from '@facecoreset/common';
 import type { Command } from './command';
 import { commands } from './commands';
+import { stageCommand } from './commands/stage';
+import { pipelineCommand } from './commands/pipeline';
 
 function help(list: Command[]): string {
   const width = Math.max(...list.map((c) => c.name.length));
@@ -20,7 +22,9 @@ function help(list: Command[]): string {
 }
 
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n'), err: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<number> {
-  const list = commands();
+  // The commands every Nx stage task starts with are loaded alone: loading every command would
+  // pull in every package, which a fully cached pipeline run must not wait for.
+  const list = argv[0] === 'stage' ? [stageCommand] : argv[0] === 'pipeline' ? [pipelineCommand] : commands();
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     out(help(list));

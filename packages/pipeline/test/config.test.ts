@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { checkRawInputs, loadExperimentConfig, parseExperimentConfig, validateStageSections } from '../src/config';
+import { checkRawInputs, loadExperimentConfig, parseExperimentConfig } from '../src/config';
+import { validateStageSections } from '../src/config/sections';
 
 const CONFIGS = path.resolve(__dirname, '../../../configs');
 

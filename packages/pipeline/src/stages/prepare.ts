@@ -3,7 +3,8 @@
  * opens the MLflow pipeline run, and generates the demo data when `data.synth` is set and the data
  * is missing or was generated from other settings.
  */
-import { checkRawInputs, loadExperimentConfig, validateStageSections } from '../config';
+import { checkRawInputs, loadExperimentConfig } from '../config';
+import { validateStageSections } from '../config/sections';
 import { openInvocation } from './tracking';
 import { ensureDemoData } from './synth';
 

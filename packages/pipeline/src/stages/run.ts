@@ -9,7 +9,7 @@ import * as crypto from 'node:crypto';
 import { InputError, writeDirAtomic, writeJsonAtomic } from '@facecoreset/common';
 import { loadExperimentConfig, resolveWorkspacePath, WORKSPACE } from '../config';
 import type { StageContext, StageFn, StageLogger } from './context';
-import { stageFunctions } from './registry';
+import { stageFunction } from './registry';
 import { openStageRun, type StageRunHandle } from './tracking';
 import { gitCommit, libraryVersions } from './provenance';
 
@@ -46,7 +46,7 @@ function definition(config: unknown, stage: string) {
 
 export function functionFor(stage: string): StageFn {
   const shard = /^extract-train-shard-(\d+)$/.exec(stage);
-  const fn = shard ? stageFunctions['extract-train-shard'] : stageFunctions[stage];
+  const fn = stageFunction(shard ? 'extract-train-shard' : stage);
   if (!fn) throw new InputError(`stage '${stage}' has no implementation`);
   return fn;
 }

@@ -22,7 +22,6 @@ import {
   TemplateSet,
   aggregatorTrainGradients,
   clipCoefficient,
-  globalGradNorm,
   initBackend,
   seededTrainRandomness,
   trainableStateNames,
@@ -151,7 +150,7 @@ async function main(): Promise<void> {
     () => {
       const r = aggregatorTrainGradients(trainModel, head, { features, norms, labels, batch: B, size: T }, seededTrainRandomness(stepRng, 0.1));
       // Clipping as one factor applied inside the optimiser pass (same result as clipGradNorm first).
-      const coef = clipCoefficient(globalGradNorm(r.grads.values()), 1.0);
+      const coef = clipCoefficient(r.gradNorm, 1.0);
       opt.step(values_, r.grads, { gradScale: coef });
       trainModel.parametersChanged();
     },

@@ -66,6 +66,9 @@ export interface PreparedKernel {
 }
 
 export class AdaFaceHead {
+  /** Wᵀ of the kernel for trainingStep, reused across steps (20 MB at 10k classes). */
+  private transposedScratch: Float32Array | undefined;
+
   private constructor(
     readonly config: AdaFaceConfig,
     /** [D, C] live values; the kernel is the head's only trainable parameter. */
@@ -228,6 +231,42 @@ export class AdaFaceHead {
     return { ...out, kernelGradient };
   }
 
+  /**
+   * The whole training step of the head without the tape: updates the batch statistics, then
+   * computes the logits, the mean cross-entropy and its gradients with respect to the embeddings
+   * and the kernel (same rules as {@link trainingForwardTf} + crossEntropyTf). The kernel is
+   * uploaded once and used as the forward product's right operand and the backward's left one.
+   * @param embeddings [B, D] unit embeddings
+   * @param norms [B] their norms (no gradient)
+   */
+  trainingStep(embeddings: Float32Array, norms: ArrayLike<number>, labels: ArrayLike<number>): HeadTrainingStep {
+    const D = this.embeddingSize;
+    const C = this.classes;
+    const B = labels.length;
+    if (embeddings.length !== B * D) throw new Error(`AdaFaceHead.trainingStep: ${embeddings.length} embedding values for ${B} labels of width ${D}`);
+    if (norms.length !== B) throw new Error(`AdaFaceHead.trainingStep: ${B} labels but ${norms.length} norms`);
+    for (let i = 0; i < B; i++) {
+      if (!Number.isInteger(labels[i]) || labels[i] < 0 || labels[i] >= C) throw new Error(`AdaFaceHead.trainingStep: label ${labels[i]} of row ${i} is outside 0..${C - 1}`);
+    }
+    const w = this.kernel.data;
+    // The kernel goes to the backend twice, as W and as Wᵀ, so that it is always a product's left
+    // operand (as the right one XNNPACK repacks all D·C values, which costs more than transposing).
+    if (this.transposedScratch?.length !== D * C) this.transposedScratch = new Float32Array(D * C);
+    const wT = this.transposedScratch;
+    const invNorm = transposeWithColumnNorms(w, D, C, wT);
+    const invNorm32 = Float32Array.from(invNorm);
+    const eT = transposeRows(embeddings, B, D); // [D, B]
+    const cosT = readBack(() => tf.matMul(tf.tensor2d(wT, [C, D]), tf.tensor2d(eT, [D, B]))); // [C, B]
+    const z = this.updateAndScale(norms);
+    const { cosRaw, logits, dCosRaw, loss } = marginCrossEntropy(cosT, invNorm32, z, labels, this.config, B, C);
+    const { g, gT, proj } = cosineGradients(dCosRaw, cosRaw, invNorm32, B, C);
+    const deT = readBack(() => tf.matMul(tf.tensor2d(w, [D, C]), tf.tensor2d(gT, [C, B]))); // [D, B]
+    const dEmbeddings = transposeRows(deT, D, B);
+    const eTg = readBackFast(() => tf.matMul(tf.tensor2d(eT, [D, B]), tf.tensor2d(g, [B, C]))); // [D, C]
+    const kernelGradient = kernelGradientFromProducts(eTg, proj, w, invNorm, D, C);
+    return { loss, logits, marginScaler: z, dEmbeddings, kernelGradient, kernelGradientSumSquares: sumOfSquares(kernelGradient) };
+  }
+
   private checkBatch(op: string, embeddings: tf.Tensor2D, norms: ArrayLike<number>, labels: ArrayLike<number>, classes: number): void {
     const B = embeddings.shape[0];
     if (norms.length !== B || labels.length !== B) throw new Error(`AdaFaceHead.${op}: ${B} embeddings but ${norms.length} norms and ${labels.length} labels`);
@@ -252,12 +291,160 @@ export class AdaFaceHead {
   }
 }
 
+/** The head's training step: loss, logits and gradients. */
+export interface HeadTrainingStep {
+  /** mean cross-entropy */
+  loss: number;
+  /** [B, C] scaled logits */
+  logits: Float32Array;
+  /** [B] the margin scaler z per row */
+  marginScaler: Float32Array;
+  /** [B, D] dLoss/dembeddings */
+  dEmbeddings: Float32Array;
+  /** [D, C] dLoss/dkernel */
+  kernelGradient: Float32Array;
+  /** Σ of the squared kernel gradient (float64), for the global gradient norm */
+  kernelGradientSumSquares: number;
+}
+
+/** Runs `f` in a tidy scope and reads its tensor back. */
+function readBack(f: () => tf.Tensor): Float32Array {
+  const t = tf.tidy(f);
+  const data = t.dataSync() as Float32Array;
+  t.dispose();
+  return data;
+}
+
+/** [rows, cols] -> [cols, rows] */
+function transposeRows(a: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
+  return out;
+}
+
 /** 1/‖W_c‖ for every column of W [D, C]. */
 function inverseColumnNorms(w: Float32Array, D: number, C: number): Float64Array {
   const sq = new Float64Array(C);
   for (let d = 0; d < D; d++) {
     const o = d * C;
     for (let c = 0; c < C; c++) sq[c] += w[o + c] * w[o + c];
+  }
+  for (let c = 0; c < C; c++) sq[c] = 1 / Math.sqrt(sq[c]);
+  return sq;
+}
+
+/** Softmax probabilities below this are treated as 0 in the head's backward pass (see marginCrossEntropy). */
+const FLUSH_BELOW = 1e-30;
+
+/**
+ * Logits with the margin on the label column, mean cross-entropy, and dLoss/dcos before the clamp.
+ * @param cosT [C, B] e·W_c (not yet divided by ‖W_c‖)
+ */
+function marginCrossEntropy(cosT: Float32Array, invNorm32: Float32Array, z: Float32Array, labels: ArrayLike<number>, config: AdaFaceConfig, B: number, C: number): { cosRaw: Float32Array; logits: Float32Array; dCosRaw: Float32Array; loss: number } {
+  const { m, s, eps } = config;
+  const cosRaw = new Float32Array(B * C);
+  for (let c = 0; c < C; c++) for (let b = 0; b < B; b++) cosRaw[b * C + c] = cosT[c * B + b] * invNorm32[c];
+  const lo = -1 + eps;
+  const hi = 1 - eps;
+  const logits = new Float32Array(B * C);
+  const dCosRaw = new Float32Array(B * C);
+  let loss = 0;
+  for (let b = 0; b < B; b++) {
+    const o = b * C;
+    const l = labels[b];
+    for (let c = 0; c < C; c++) logits[o + c] = s * Math.min(Math.max(cosRaw[o + c], lo), hi);
+    // Only the label column carries the margin.
+    const cosL = Math.min(Math.max(cosRaw[o + l], lo), hi);
+    const thetaRaw = Math.acos(cosL) - m * z[b];
+    const theta = Math.min(Math.max(thetaRaw, eps), Math.PI - eps);
+    logits[o + l] = s * (Math.cos(theta) - (m + m * z[b]));
+    let max = -Infinity;
+    for (let c = 0; c < C; c++) if (logits[o + c] > max) max = logits[o + c];
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum += Math.exp(logits[o + c] - max);
+    const lse = max + Math.log(sum);
+    loss += lse - logits[o + l];
+    // dLoss/dlogit = (softmax − onehot)/B; through the clamp (gradient kept at its bounds).
+    // Probabilities below FLUSH_BELOW become 0: as float32 they are denormal, which makes every
+    // product they enter (XNNPACK's and V8's) about three times slower, and their share of any
+    // sum is far below float32 resolution.
+    for (let c = 0; c < C; c++) {
+      const inside = cosRaw[o + c] >= lo && cosRaw[o + c] <= hi;
+      const p = Math.exp(logits[o + c] - lse);
+      dCosRaw[o + c] = inside && p >= FLUSH_BELOW ? (s * p) / B : 0;
+    }
+    const dLogitL = (Math.exp(logits[o + l] - lse) - 1) / B;
+    // d cos(θ')/d cos = sin θ' / sin θ where θ' is not clipped, 0 where it is.
+    const thetaInside = thetaRaw >= eps && thetaRaw <= Math.PI - eps;
+    const dMargin = thetaInside ? Math.sin(theta) / Math.sqrt(1 - cosL * cosL) : 0;
+    const labelInside = cosRaw[o + l] >= lo && cosRaw[o + l] <= hi;
+    dCosRaw[o + l] = labelInside ? s * dLogitL * dMargin : 0;
+  }
+  return { cosRaw, logits, dCosRaw, loss: loss / B };
+}
+
+/**
+ * g = dcos/‖W_c‖ [B, C] and its transpose [C, B]; proj_c = Σ_b dcos_bc·cos_bc for the
+ * normalisation's term of the kernel gradient.
+ */
+function cosineGradients(dCosRaw: Float32Array, cosRaw: Float32Array, invNorm32: Float32Array, B: number, C: number): { g: Float32Array; gT: Float32Array; proj: Float32Array } {
+  const g = new Float32Array(B * C);
+  const gT = new Float32Array(C * B);
+  const proj = new Float32Array(C);
+  for (let b = 0; b < B; b++) {
+    const o = b * C;
+    for (let c = 0; c < C; c++) {
+      const v = dCosRaw[o + c] * invNorm32[c];
+      g[o + c] = v;
+      gT[c * B + b] = v;
+      proj[c] += dCosRaw[o + c] * cosRaw[o + c];
+    }
+  }
+  return { g, gT, proj };
+}
+
+/** Σ v² (float64) */
+function sumOfSquares(a: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return s;
+}
+
+/**
+ * A big tensor's values: copied straight out of the wasm heap when the backend has one (tfjs's
+ * dataSync slices the heap into a new buffer and copies that again).
+ */
+function readBackFast(f: () => tf.Tensor): Float32Array {
+  const t = tf.tidy(f);
+  try {
+    const backend = tf.backend() as unknown as { typedArrayFromHeap?: (t: tf.TensorInfo) => Float32Array };
+    if (typeof backend.typedArrayFromHeap !== 'function' || t.dtype !== 'float32') return t.dataSync() as Float32Array;
+    const out = new Float32Array(t.size);
+    out.set(backend.typedArrayFromHeap(t));
+    return out;
+  } finally {
+    t.dispose();
+  }
+}
+
+/** Writes Wᵀ [C, D] of W [D, C] into `out` and returns 1/‖W_c‖ of every column, in one tiled pass. */
+function transposeWithColumnNorms(w: Float32Array, D: number, C: number, out: Float32Array): Float64Array {
+  const sq = new Float64Array(C);
+  const tile = 16;
+  for (let d0 = 0; d0 < D; d0 += tile) {
+    const d1 = Math.min(d0 + tile, D);
+    for (let c0 = 0; c0 < C; c0 += tile) {
+      const c1 = Math.min(c0 + tile, C);
+      for (let c = c0; c < c1; c++) {
+        let s = sq[c];
+        for (let d = d0; d < d1; d++) {
+          const v = w[d * C + c];
+          out[c * D + d] = v;
+          s += v * v;
+        }
+        sq[c] = s;
+      }
+    }
   }
   for (let c = 0; c < C; c++) sq[c] = 1 / Math.sqrt(sq[c]);
   return sq;

@@ -73,23 +73,43 @@ export class AdamW {
         let st = this.state.get(name);
         if (!st) this.state.set(name, (st = { step: 0, expAvg: new Float32Array(p.length), expAvgSq: new Float32Array(p.length) }));
         st.step++;
-        const decay = 1 - group.lr * group.weightDecay;
-        const stepSize = group.lr / (1 - Math.pow(b1, st.step));
-        const invBc2Sqrt = 1 / Math.sqrt(1 - Math.pow(b2, st.step));
-        const { expAvg: m, expAvgSq: v } = st;
-        const eps = this.eps;
-        const c1 = 1 - b1;
-        const c2 = 1 - b2;
-        for (let i = 0; i < p.length; i++) {
-          const gi = Math.fround(g[i] * scale); // exact when scale = 1
-          // The moments are float32 tensors in torch; the update reads the stored (rounded) values.
-          const mi = Math.fround(b1 * m[i] + c1 * gi);
-          const vi = Math.fround(b2 * v[i] + c2 * gi * gi);
-          m[i] = mi;
-          v[i] = vi;
-          p[i] = p[i] * decay - (stepSize * mi) / (Math.sqrt(vi) * invBc2Sqrt + eps);
-        }
+        adamwUpdate(p, g, st.expAvg, st.expAvgSq, {
+          scale,
+          decay: 1 - group.lr * group.weightDecay,
+          stepSize: group.lr / (1 - Math.pow(b1, st.step)),
+          invBc2Sqrt: 1 / Math.sqrt(1 - Math.pow(b2, st.step)),
+          eps: this.eps,
+          b1,
+          b2,
+        });
       }
     }
+  }
+}
+
+interface AdamWCoefficients {
+  scale: number;
+  decay: number;
+  stepSize: number;
+  invBc2Sqrt: number;
+  eps: number;
+  b1: number;
+  b2: number;
+}
+
+/** The element-wise update of one parameter (a small monomorphic function, so V8 optimises it early). */
+function adamwUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, k: AdamWCoefficients): void {
+  const { scale, decay, stepSize, invBc2Sqrt, eps, b1, b2 } = k;
+  const c1 = 1 - b1;
+  const c2 = 1 - b2;
+  const n = p.length;
+  for (let i = 0; i < n; i++) {
+    const gi = Math.fround(g[i] * scale); // exact when scale = 1
+    // The moments are float32 tensors in torch; the update reads the stored (rounded) values.
+    const mi = Math.fround(b1 * m[i] + c1 * gi);
+    const vi = Math.fround(b2 * v[i] + c2 * gi * gi);
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i] * decay - (stepSize * mi) / (Math.sqrt(vi) * invBc2Sqrt + eps);
   }
 }

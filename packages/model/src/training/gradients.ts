@@ -9,6 +9,8 @@ import { FaceCoresetNet } from '../aggregator/facecoresetnet';
 import { AGGREGATOR_STATE_PREFIX } from '../aggregator/params';
 import { TrainRandomness } from '../aggregator/tf-forward';
 import { ADAFACE_STATE_PREFIX, AdaFaceHead, crossEntropyTf } from '../head/adaface';
+import { fusedTrainStep } from './fused-step';
+import { globalGradNorm } from '../optim/clip';
 
 export interface TrainBatch {
   /** [B, T, D] unit features */
@@ -31,6 +33,8 @@ export interface TrainStepResult {
    * when sets have a single pick (T = 1 or K = 1), where γ does not reach the loss
    */
   grads: Map<string, Float32Array>;
+  /** global L2 norm of all gradients (before any clipping) */
+  gradNorm: number;
   /** [B, K'] selected indices */
   indices: Int32Array;
   /** [K', B, T] softmax(logits + noise) of each selection step */
@@ -49,19 +53,27 @@ export function trainableStateNames(model: FaceCoresetNet): string[] {
 }
 
 /**
+ * 'fused' (default): the step written out by hand (fused-step.ts), a few dozen backend calls;
+ * 'tfjs': the differentiable forward pass under tf.grads, the reference the fused one is tested
+ * against.
+ */
+export type TrainStepPath = 'fused' | 'tfjs';
+
+/**
  * @param randomness Gumbel noise and dropout masks (see randomness.ts); none = no noise, no dropout
  */
-export function aggregatorTrainGradients(model: FaceCoresetNet, head: AdaFaceHead, batch: TrainBatch, randomness?: TrainRandomness): TrainStepResult {
+export function aggregatorTrainGradients(model: FaceCoresetNet, head: AdaFaceHead, batch: TrainBatch, randomness?: TrainRandomness, opts: { path?: TrainStepPath } = {}): TrainStepResult {
   const { batch: B, size: T } = batch;
   const D = model.config.embeddingSize;
   if (batch.features.length !== B * T * D) throw new Error(`aggregatorTrainGradients: features hold ${batch.features.length} values, expected B·T·D = ${B}·${T}·${D}`);
   if (batch.norms.length !== B * T) throw new Error(`aggregatorTrainGradients: norms hold ${batch.norms.length} values, expected B·T = ${B}·${T}`);
   if (batch.labels.length !== B) throw new Error(`aggregatorTrainGradients: ${batch.labels.length} labels for ${B} sets`);
+  if ((opts.path ?? 'fused') === 'fused') return fusedTrainStep(model, head, batch, randomness);
   // With a single pick there is no distance, so γ does not reach the loss: like torch (gradient
   // None, skipped by AdamW) it gets no gradient. (tfjs refuses to differentiate an unused input.)
   const usesGamma = Math.min(model.config.coresetSize, T) > 1;
   const names = model.trainableParamNames().filter((n) => n !== 'gamma' || usesGamma);
-  let captured: Omit<TrainStepResult, 'grads' | 'loss'> | undefined;
+  let captured: Omit<TrainStepResult, 'grads' | 'loss' | 'gradNorm'> | undefined;
   const grads = new Map<string, Float32Array>();
   let loss = NaN;
   tf.tidy(() => {
@@ -95,5 +107,5 @@ export function aggregatorTrainGradients(model: FaceCoresetNet, head: AdaFaceHea
     // The head's kernel is outside the tape (see AdaFaceHead.trainingForwardTf).
     grads.set(ADAFACE_STATE_PREFIX + 'kernel', (kernelGradient as () => Float32Array)());
   });
-  return { loss, grads, ...(captured as NonNullable<typeof captured>) };
+  return { loss, grads, gradNorm: globalGradNorm(grads.values()), ...(captured as NonNullable<typeof captured>) };
 }

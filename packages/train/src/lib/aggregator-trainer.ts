@@ -15,9 +15,8 @@ import {
   AGGREGATOR_STATE_PREFIX,
   aggregatorConfig,
   aggregatorTrainGradients,
-  clipGradNorm,
+  clipCoefficient,
   FaceCoresetNet,
-  globalGradNorm,
   seededTrainRandomness,
   trainableStateNames,
   type AdaFaceConfig,
@@ -101,10 +100,12 @@ export class ModelAggregatorTrainer implements AggregatorTrainer {
   step(input: SetBatchInput, lrs: LearningRates, randomness: StepRandomness): TrainStepResult {
     this.optimizer.setLearningRates([lrs.gamma, lrs.other]);
     const r = aggregatorTrainGradients(this.modelFor(input.setSize), this.head, { features: input.features, norms: input.norms, labels: input.classes, batch: input.batch, size: input.setSize }, randomness);
-    const gradNorm = this.config.gradient_clip_norm > 0 ? clipGradNorm(r.grads.values(), this.config.gradient_clip_norm).totalNorm : globalGradNorm(r.grads.values());
-    this.optimizer.step(this.live, r.grads);
+    // Clipping as one factor applied inside the optimiser's pass (the same float32 products as
+    // scaling the gradients in place first).
+    const gradScale = this.config.gradient_clip_norm > 0 ? clipCoefficient(r.gradNorm, this.config.gradient_clip_norm) : 1;
+    this.optimizer.step(this.live, r.grads, { gradScale });
     this.model.parametersChanged();
-    return { loss: r.loss, gradNorm, gamma: this.gamma() };
+    return { loss: r.loss, gradNorm: r.gradNorm, gamma: this.gamma() };
   }
 
   /**

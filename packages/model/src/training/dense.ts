@@ -1,0 +1,115 @@
+/**
+ * Dense helpers of the hand-written training step: products on the compute backend (XNNPACK on
+ * wasm) between plain arrays, and transposes in JS.
+ *
+ * XNNPACK packs a product's right-hand side before multiplying, so every caller keeps the big
+ * operand (a weight matrix that changes every step) on the left and a small activation on the
+ * right; tfjs-wasm's transposeA/transposeB paths are 5-15x slower than transposing first.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** c [m, n] = a [m, k] · b [k, n] */
+export function matmul(a: Float32Array, m: number, k: number, b: Float32Array, n: number): Float32Array {
+  if (a.length !== m * k || b.length !== k * n) throw new Error(`matmul: operands of ${a.length} and ${b.length} values for [${m}, ${k}]·[${k}, ${n}]`);
+  const t = tf.tidy(() => tf.matMul(tf.tensor2d(a, [m, k]), tf.tensor2d(b, [k, n])));
+  const out = t.dataSync() as Float32Array;
+  t.dispose();
+  return out;
+}
+
+/** [rows, cols] -> [cols, rows], in cache-friendly tiles. */
+export function transposed(a: ArrayLike<number>, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  const tile = 16;
+  for (let r0 = 0; r0 < rows; r0 += tile) {
+    const r1 = Math.min(r0 + tile, rows);
+    for (let c0 = 0; c0 < cols; c0 += tile) {
+      const c1 = Math.min(c0 + tile, cols);
+      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = a[r * cols + c];
+    }
+  }
+  return out;
+}
+
+/**
+ * y [M, out] = x [M, in] · Wᵀ + b for a torch Linear weight W [out, in]: computed as W·xᵀ so the
+ * weight is the left operand.
+ */
+export function linearForward(x: Float32Array, m: number, w: Float32Array, out: number, bias?: ArrayLike<number>): Float32Array {
+  const inner = w.length / out;
+  const yT = matmul(w, out, inner, transposed(x, m, inner), m); // [out, M]
+  const y = transposed(yT, out, m);
+  if (bias) for (let r = 0; r < m; r++) for (let j = 0; j < out; j++) y[r * out + j] += bias[j];
+  return y;
+}
+
+/**
+ * Gradients of y = x·Wᵀ + b: dW [out, in] = dyᵀ·x (accumulated into `dW`), db = Σ rows of dy
+ * (into `db` when given), and dx [M, in] = dy·W, computed as (Wᵀ·dyᵀ)ᵀ with `wT` = Wᵀ [in, out].
+ */
+export function linearBackward(dy: Float32Array, x: Float32Array, m: number, wT: Float32Array, out: number, dW: Float32Array, db?: Float32Array, wantDx = true): Float32Array | undefined {
+  const inner = wT.length / out;
+  const dyT = transposed(dy, m, out); // [out, M]
+  const gw = matmul(dyT, out, m, x, inner);
+  for (let i = 0; i < gw.length; i++) dW[i] += gw[i];
+  if (db) for (let r = 0; r < m; r++) for (let j = 0; j < out; j++) db[j] += dy[r * out + j];
+  if (!wantDx) return undefined;
+  return transposed(matmul(wT, inner, out, dyT, m), inner, m);
+}
+
+/** LayerNorm of rows with the saved normalised values x̂ and 1/σ for the backward pass. */
+export interface LayerNormSaved {
+  /** [rows, D] (x − μ)/σ */
+  xhat: Float64Array;
+  /** [rows] 1/σ */
+  rstd: Float64Array;
+}
+
+/** y = x̂·w + b over the last axis (biased variance, as torch), float64 statistics. */
+export function layerNormForward(x: ArrayLike<number>, rows: number, dim: number, weight: ArrayLike<number>, bias: ArrayLike<number>, eps: number, y: Float32Array): LayerNormSaved {
+  const xhat = new Float64Array(rows * dim);
+  const rstd = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const o = r * dim;
+    let mean = 0;
+    for (let j = 0; j < dim; j++) mean += x[o + j];
+    mean /= dim;
+    let v = 0;
+    for (let j = 0; j < dim; j++) v += (x[o + j] - mean) ** 2;
+    const inv = 1 / Math.sqrt(v / dim + eps);
+    rstd[r] = inv;
+    for (let j = 0; j < dim; j++) {
+      const h = (x[o + j] - mean) * inv;
+      xhat[o + j] = h;
+      y[o + j] = h * weight[j] + bias[j];
+    }
+  }
+  return { xhat, rstd };
+}
+
+/**
+ * LayerNorm backward: accumulates dw += Σ dy∘x̂ and db += Σ dy, and returns dx (unless `wantDx`
+ * is false): dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂∘x̂))/σ with dx̂ = dy∘w.
+ */
+export function layerNormBackward(dy: ArrayLike<number>, saved: LayerNormSaved, rows: number, dim: number, weight: ArrayLike<number>, dw: Float32Array, db: Float32Array, wantDx = true): Float64Array | undefined {
+  const { xhat, rstd } = saved;
+  const dx = wantDx ? new Float64Array(rows * dim) : undefined;
+  for (let r = 0; r < rows; r++) {
+    const o = r * dim;
+    let m1 = 0;
+    let m2 = 0;
+    for (let j = 0; j < dim; j++) {
+      const g = dy[o + j];
+      dw[j] += g * xhat[o + j];
+      db[j] += g;
+      const gh = g * weight[j];
+      m1 += gh;
+      m2 += gh * xhat[o + j];
+    }
+    if (!dx) continue;
+    m1 /= dim;
+    m2 /= dim;
+    for (let j = 0; j < dim; j++) dx[o + j] = (dy[o + j] * weight[j] - m1 - xhat[o + j] * m2) * rstd[r];
+  }
+  return dx;
+}

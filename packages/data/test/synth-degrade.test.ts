@@ -158,3 +158,28 @@ describe('quality ground truth of the training images', () => {
     expect(spearman(quality, psnr)).toBeGreaterThan(0.6);
   });
 });
+
+describe('degradations take identity away', () => {
+  /**
+   * Two identities drawn in the same picture conditions (pose, expression, lighting, background,
+   * clothing, noise stream) at one severity: the mean absolute pixel difference between them is the
+   * identity signal that a recogniser could still use.
+   */
+  function identityDistance(name: DegradationName, severity: number): number {
+    const a = sampleIdentity(Random.stream(11, 'identity-signal', 0));
+    const b = sampleIdentity(Random.stream(11, 'identity-signal', 1));
+    const appearance = sampleAppearance(Random.stream(11, 'identity-signal-appearance'), a);
+    const s: Severity = { ...NO_DEGRADATION, [name]: severity };
+    const draw = (id: typeof a) => renderAligned(describeImage(Random.stream(11, 'identity-signal-image'), id, { ...appearance, glasses: false }, { severity: s, exposureSign: 1 }), IDENTITY_JITTER).rgb;
+    const pa = draw(a);
+    const pb = draw(b);
+    let d = 0;
+    for (let i = 0; i < pa.length; i++) d += Math.abs(pa[i] - pb[i]);
+    return d / pa.length;
+  }
+
+  // (Exposure scales pixel differences before clipping, so a pixel distance does not measure it.)
+  it.each(['blur', 'downscale'] as const)('%s: more severity, two identities look more alike', (name) => {
+    expectStrictlyDecreasing(SEVERITIES.map((s) => identityDistance(name, s)));
+  });
+});

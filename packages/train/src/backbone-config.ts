@@ -70,6 +70,8 @@ export const BackboneTrainConfigSchema = z
         max_identities: z.number().int().nonnegative().default(200),
         max_images_per_identity: z.number().int().min(2).default(8),
         far: z.number().gt(0).lt(1).default(1e-3),
+        /** A looser FAR also reported (with the ROC AUC): it moves even with few held-out identities. */
+        loose_far: z.number().gt(0).lt(1).default(1e-2),
       })
       .strict()
       .default({}),

@@ -107,6 +107,7 @@ export async function runBackboneTraining(opts: RunBackboneTrainingOptions): Pro
       epoch: summary.position.epoch,
       best: summary.best,
       random_weights_baseline: summary.randomBaseline ?? null,
+      random_weights_validation: summary.randomValidation ?? null,
       last_validation: summary.lastValidation ?? null,
       architecture: summary.architecture,
       classes: summary.classes,

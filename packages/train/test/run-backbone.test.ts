@@ -41,6 +41,12 @@ describe('fcn train backbone (in process, wasm)', () => {
     const val = metrics.filter((m) => 'val_tar_at_far_1e-3' in m);
     expect(val.length).toBe(2);
     expect(val.every((m) => Number.isFinite(m.val_norm_quality_spearman) && Math.abs(m.val_norm_quality_spearman) <= 1)).toBe(true);
+    // The looser FAR and the AUC, for the trained and the random-weights network.
+    expect(val.every((m) => m.val_auc >= 0 && m.val_auc <= 1 && m['val_tar_at_far_1e-2'] >= m['val_tar_at_far_1e-3'])).toBe(true);
+    const random = metrics.find((m) => 'val_auc_random_weights' in m)!;
+    expect(random['val_tar_at_far_1e-2_random_weights']).toBeGreaterThanOrEqual(random['val_tar_at_far_1e-3_random_weights']);
+    expect(summary.randomValidation?.extra?.norm_quality_spearman).toBe(random.val_norm_quality_spearman_random_weights);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')).random_weights_validation.extra.auc).toBe(random.val_auc_random_weights);
 
     const exported = decodeSafetensors(fs.readFileSync(exportPath), exportPath);
     const meta = metadataFromStrings(exported.metadata);

@@ -23,8 +23,10 @@ export function scaleColour(c: Rgb, k: number): Rgb {
 export function skinTone(rng: Random): Rgb {
   const dark: Rgb = [72, 46, 32];
   const light: Rgb = [246, 214, 190];
-  const base = mix(dark, light, Math.pow(rng.float(), 0.8));
-  const warm = rng.uniform(-14, 14);
+  // A middle band of the axis: with a demo's few identities, flat colour alone must not tell them
+  // apart (it survives blur and low resolution, which should take identity away).
+  const base = mix(dark, light, 0.25 + 0.5 * Math.pow(rng.float(), 0.8));
+  const warm = rng.uniform(-8, 8);
   return [base[0] + warm, base[1] + rng.uniform(-6, 6), base[2] - warm * 0.8];
 }
 

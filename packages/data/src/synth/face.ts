@@ -56,18 +56,20 @@ export interface FaceAppearance {
 }
 
 export function sampleIdentity(rng: Random): FaceIdentity {
-  const rx = rng.uniform(35, 44);
-  const ry = rng.uniform(47, 57);
+  const rx = rng.uniform(37, 42);
+  const ry = rng.uniform(49, 55);
   const cy = rng.uniform(61, 67);
   const skin = skinTone(rng);
-  const hair = hairColour(rng);
+  // Hair colours pulled towards one dark brown, for the same reason as the skin tones.
+  const hair = mix(hairColour(rng), [60, 42, 30], 0.5);
   const style = (['bald', 'short', 'long', 'volume'] as const)[rng.weighted([0.08, 0.5, 0.3, 0.12])];
   const eyeY = rng.uniform(49, 54);
   const halfSpacing = rng.uniform(14.5, 20.5);
   const marks: FaceIdentity['marks'] = [];
-  const moles = rng.weighted([0.55, 0.3, 0.15]);
+  // Small identity-specific marks: fine detail that blur, noise and low resolution take away.
+  const moles = 2 + rng.weighted([0.3, 0.4, 0.3]);
   for (let i = 0; i < moles; i++) {
-    marks.push({ x: FACE_CENTRE_X + rng.uniform(-24, 24), y: rng.uniform(eyeY + 6, cy + ry * 0.7), r: rng.uniform(0.9, 1.8), colour: scaleColour(skin, 0.35), opacity: 0.9 });
+    marks.push({ x: FACE_CENTRE_X + rng.uniform(-24, 24), y: rng.uniform(eyeY + 6, cy + ry * 0.7), r: rng.uniform(1.2, 2.2), colour: scaleColour(skin, 0.35), opacity: 0.9 });
   }
   if (rng.chance(0.12)) {
     const n = rng.int(8, 16);
@@ -135,7 +137,7 @@ export function sampleAppearance(rng: Random, identity: FaceIdentity): FaceAppea
       ambient: rng.uniform(0.55, 0.9),
       diffuse: rng.uniform(0.2, 0.5),
       // White balance varies between pictures, so that colour alone does not give an identity away.
-      tint: [rng.uniform(0.85, 1.15), rng.uniform(0.95, 1.05), rng.uniform(0.85, 1.15)],
+      tint: [rng.uniform(0.78, 1.22), rng.uniform(0.92, 1.08), rng.uniform(0.78, 1.22)],
     },
     background: {
       from: anyColour(rng),

@@ -85,8 +85,25 @@ export interface VerificationResult extends TarAtFar {
  * @param identity identity of each template [M]
  */
 export function verifyTemplates(vectors: Float32Array, dim: number, identity: ArrayLike<number>, targetFar: number): VerificationResult {
+  const { genuine, impostor } = pairScores(vectors, dim, identity);
+  const result = strictTarAtFar(genuine, impostor, targetFar);
+  return { ...result, genuinePairs: genuine.length, impostorPairs: impostor.length };
+}
+
+/** Cosine scores of every pair of vectors, split by whether the two share an identity. */
+export interface PairScores {
+  genuine: Float64Array;
+  impostor: Float64Array;
+}
+
+/**
+ * Scores every pair by cosine similarity.
+ * @param vectors [M, D] (any norm; they are normalised here)
+ * @param identity identity of each vector [M]
+ */
+export function pairScores(vectors: Float32Array, dim: number, identity: ArrayLike<number>): PairScores {
   const m = identity.length;
-  if (vectors.length !== m * dim) throw new Error(`verifyTemplates: expected ${m}×${dim} values, got ${vectors.length}`);
+  if (vectors.length !== m * dim) throw new Error(`pairScores: expected ${m}×${dim} values, got ${vectors.length}`);
   const unit = new Float64Array(m * dim);
   for (let i = 0; i < m; i++) {
     let s = 0;
@@ -105,8 +122,47 @@ export function verifyTemplates(vectors: Float32Array, dim: number, identity: Ar
       else impostor[ni++] = s;
     }
   }
-  const result = strictTarAtFar(genuine, impostor.subarray(0, ni), targetFar);
-  return { ...result, genuinePairs: genuine.length, impostorPairs: ni };
+  return { genuine: Float64Array.from(genuine), impostor: impostor.slice(0, ni) };
+}
+
+/**
+ * Area under the ROC curve: the probability that a genuine score beats an impostor score, ties
+ * counting one half (the Mann–Whitney U statistic over genuine × impostor pairs).
+ */
+export function rocAuc(genuine: ArrayLike<number>, impostor: ArrayLike<number>): number {
+  if (genuine.length === 0 || impostor.length === 0) throw new Error(`rocAuc: need genuine and impostor scores (got ${genuine.length} and ${impostor.length})`);
+  const imp = Float64Array.from(impostor).sort();
+  let wins = 0;
+  for (let i = 0; i < genuine.length; i++) {
+    const g = genuine[i];
+    // below = #impostors < g, notAbove = #impostors <= g (binary searches).
+    const below = lowerBound(imp, g);
+    const notAbove = upperBound(imp, g);
+    wins += below + (notAbove - below) / 2;
+  }
+  return wins / (genuine.length * imp.length);
+}
+
+function lowerBound(sorted: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function upperBound(sorted: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] <= v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Ranks (1-based) with ties given their average rank. */

@@ -1,5 +1,10 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { buildSetIndex } from '../../src/lib/set-index';
-import { buildValidationTemplates, spearman, strictTarAtFar, verifyTemplates } from '../../src/lib/validation';
+import { buildValidationTemplates, pairScores, rocAuc, spearman, strictTarAtFar, verifyTemplates } from '../../src/lib/validation';
+
+/** Written by test/fixtures-gen/make_rank_metrics.py (Python standard library). */
+const RANK_METRICS = JSON.parse(fs.readFileSync(path.join(__dirname, '../fixtures/rank_metrics.json'), 'utf8')) as { x: number[]; y: number[]; spearman: number; genuine: number[]; impostor: number[]; auc: number };
 
 describe('strictTarAtFar', () => {
   it('accepts only scores above the (⌊far·I⌋+1)-th largest impostor', () => {
@@ -74,5 +79,28 @@ describe('spearman', () => {
     expect(spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5])).toBeCloseTo(0.8, 12);
     // ties: y ranks [1.5, 1.5, 3]; Pearson of ranks (1,2,3) and (1.5,1.5,3) = 0.8660254
     expect(spearman([1, 2, 3], [7, 7, 9])).toBeCloseTo(Math.sqrt(3) / 2, 12);
+  });
+
+  it('matches Python (statistics.correlation of average ranks) on tied data to 1e-12', () => {
+    expect(spearman(RANK_METRICS.x, RANK_METRICS.y)).toBeCloseTo(RANK_METRICS.spearman, 12);
+  });
+});
+
+describe('pairScores and rocAuc', () => {
+  it('splits the cosine scores of all pairs into genuine and impostor', () => {
+    const v = Float32Array.from([1, 0, 2, 0, 0, 3]);
+    const s = pairScores(v, 2, [0, 0, 1]);
+    expect(Array.from(s.genuine)).toEqual([1]);
+    expect(Array.from(s.impostor)).toEqual([0, 0]);
+  });
+
+  it('counts genuine-above-impostor pairs, ties one half (hand count: 7.5 of 9)', () => {
+    // 0.9 and 0.7 beat all three impostors; 0.5 beats 0.1 and ties 0.5.
+    expect(rocAuc([0.9, 0.7, 0.5], [0.6, 0.5, 0.1])).toBeCloseTo(7.5 / 9, 15);
+    expect(rocAuc([1, 2], [3, 4])).toBe(0);
+  });
+
+  it('matches Python on tied scores to 1e-12', () => {
+    expect(rocAuc(RANK_METRICS.genuine, RANK_METRICS.impostor)).toBeCloseTo(RANK_METRICS.auc, 12);
   });
 });

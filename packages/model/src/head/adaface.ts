@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { Rng } from '@facecoreset/common';
 import { ParamTensor, StateDictTensor } from '../aggregator/params';
 import { l2Norm, matMul, oneHotFloat } from '../tf-ops';
+import { sharedFloat32, sharedFloat64, splitPass } from '../parallel/shared-passes';
 
 export const AdaFaceConfigSchema = z
   .object({
@@ -91,7 +92,8 @@ export class AdaFaceHead {
   static create(embeddingSize: number, classes: number, config: AdaFaceConfigInput = {}, seed = 0): AdaFaceHead {
     const rng = Rng.stream(seed, 'adaface-init');
     const D = embeddingSize;
-    const data = new Float32Array(D * classes);
+    // Shared memory, so that training can split the passes over it between two threads.
+    const data = sharedFloat32(D * classes);
     for (let i = 0; i < data.length; i++) data[i] = 2 * rng.float() - 1;
     for (let c = 0; c < classes; c++) {
       let s = 0;
@@ -113,7 +115,9 @@ export class AdaFaceHead {
     };
     const k = get('kernel', 2);
     const scalar = (name: string) => f32(get(name, 1).data[0]);
-    const kernel = { shape: [k.shape[0], k.shape[1]], data: Float32Array.from(k.data) };
+    const data = sharedFloat32(k.shape[0] * k.shape[1]);
+    data.set(k.data);
+    const kernel = { shape: [k.shape[0], k.shape[1]], data };
     return new AdaFaceHead(AdaFaceConfigSchema.parse(config), kernel, { t: scalar('t'), batchMean: scalar('batch_mean'), batchStd: scalar('batch_std') });
   }
 
@@ -251,9 +255,10 @@ export class AdaFaceHead {
     const w = this.kernel.data;
     // The kernel goes to the backend twice, as W and as Wᵀ, so that it is always a product's left
     // operand (as the right one XNNPACK repacks all D·C values, which costs more than transposing).
-    if (this.transposedScratch?.length !== D * C) this.transposedScratch = new Float32Array(D * C);
+    if (this.transposedScratch?.length !== D * C) this.transposedScratch = sharedFloat32(D * C);
     const wT = this.transposedScratch;
-    const invNorm = transposeWithColumnNorms(w, D, C, wT);
+    const invNorm = sharedFloat64(C);
+    splitPass('transposeColumnNormsRange', [w, D, C, wT, invNorm], C, [w, wT, invNorm], { unit: D });
     const invNorm32 = Float32Array.from(invNorm);
     const eT = transposeRows(embeddings, B, D); // [D, B]
     const cosT = readBack(() => tf.matMul(tf.tensor2d(wT, [C, D]), tf.tensor2d(eT, [D, B]))); // [C, B]
@@ -263,8 +268,9 @@ export class AdaFaceHead {
     const deT = readBack(() => tf.matMul(tf.tensor2d(w, [D, C]), tf.tensor2d(gT, [C, B]))); // [D, B]
     const dEmbeddings = transposeRows(deT, D, B);
     const eTg = readBackFast(() => tf.matMul(tf.tensor2d(eT, [D, B]), tf.tensor2d(g, [B, C]))); // [D, C]
-    const kernelGradient = kernelGradientFromProducts(eTg, proj, w, invNorm, D, C);
-    return { loss, logits, marginScaler: z, dEmbeddings, kernelGradient, kernelGradientSumSquares: sumOfSquares(kernelGradient) };
+    // In place: eTg becomes the kernel gradient.
+    const sumSquares = splitPass('kernelGradientRange', [eTg, proj, w, invNorm, C], D, [eTg, w], { unit: C });
+    return { loss, logits, marginScaler: z, dEmbeddings, kernelGradient: eTg, kernelGradientSumSquares: sumSquares };
   }
 
   private checkBatch(op: string, embeddings: tf.Tensor2D, norms: ArrayLike<number>, labels: ArrayLike<number>, classes: number): void {
@@ -403,13 +409,6 @@ function cosineGradients(dCosRaw: Float32Array, cosRaw: Float32Array, invNorm32:
   return { g, gT, proj };
 }
 
-/** Σ v² (float64) */
-function sumOfSquares(a: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
-  return s;
-}
-
 /**
  * A big tensor's values: copied straight out of the wasm heap when the backend has one (tfjs's
  * dataSync slices the heap into a new buffer and copies that again).
@@ -419,35 +418,12 @@ function readBackFast(f: () => tf.Tensor): Float32Array {
   try {
     const backend = tf.backend() as unknown as { typedArrayFromHeap?: (t: tf.TensorInfo) => Float32Array };
     if (typeof backend.typedArrayFromHeap !== 'function' || t.dtype !== 'float32') return t.dataSync() as Float32Array;
-    const out = new Float32Array(t.size);
+    const out = sharedFloat32(t.size);
     out.set(backend.typedArrayFromHeap(t));
     return out;
   } finally {
     t.dispose();
   }
-}
-
-/** Writes Wᵀ [C, D] of W [D, C] into `out` and returns 1/‖W_c‖ of every column, in one tiled pass. */
-function transposeWithColumnNorms(w: Float32Array, D: number, C: number, out: Float32Array): Float64Array {
-  const sq = new Float64Array(C);
-  const tile = 16;
-  for (let d0 = 0; d0 < D; d0 += tile) {
-    const d1 = Math.min(d0 + tile, D);
-    for (let c0 = 0; c0 < C; c0 += tile) {
-      const c1 = Math.min(c0 + tile, C);
-      for (let c = c0; c < c1; c++) {
-        let s = sq[c];
-        for (let d = d0; d < d1; d++) {
-          const v = w[d * C + c];
-          out[c * D + d] = v;
-          s += v * v;
-        }
-        sq[c] = s;
-      }
-    }
-  }
-  for (let c = 0; c < C; c++) sq[c] = 1 / Math.sqrt(sq[c]);
-  return sq;
 }
 
 /** dW [D, C] = eᵀg − W ∘ proj/‖W‖² column-wise, in place on eᵀg (a fresh array). */

@@ -4,8 +4,11 @@
  *   p ← p·(1 − lr·wd);  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
  *   p ← p − lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps)
  * Parameters without a gradient are skipped entirely (no decay), as torch does.
- * Values are float32 arrays updated in place; the arithmetic is float64.
+ * Values are float32 arrays updated in place; the arithmetic is float64. Parameters in shared
+ * memory share the pass with a worker thread (parallel/shared-passes.ts).
  */
+import { AdamWCoefficients } from '../parallel/pass-kernels';
+import { PARALLEL_FROM, PassJob, isShared, runPasses } from '../parallel/shared-passes';
 
 export interface AdamWGroup {
   /** parameter names in this group */
@@ -63,6 +66,7 @@ export class AdamW {
     const grouped = new Set(this.groups.flatMap((g) => g.params));
     for (const name of grads.keys()) if (!grouped.has(name)) throw new Error(`AdamW.step: gradient for '${name}', which is in no parameter group`);
     const [b1, b2] = this.betas;
+    const updates: { p: Float32Array; g: Float32Array; st: AdamWParamState; k: AdamWCoefficients }[] = [];
     for (const group of this.groups) {
       for (const name of group.params) {
         const g = grads.get(name);
@@ -71,45 +75,49 @@ export class AdamW {
         if (!p) throw new Error(`AdamW.step: no parameter values for '${name}'`);
         if (p.length !== g.length) throw new Error(`AdamW.step: '${name}' has ${p.length} values but its gradient ${g.length}`);
         let st = this.state.get(name);
-        if (!st) this.state.set(name, (st = { step: 0, expAvg: new Float32Array(p.length), expAvgSq: new Float32Array(p.length) }));
+        if (!st) this.state.set(name, (st = { step: 0, expAvg: sharedLike(p, new Float32Array(p.length)), expAvgSq: sharedLike(p, new Float32Array(p.length)) }));
+        else if (isShared(p) && !isShared(st.expAvg)) {
+          // e.g. moments restored from a checkpoint: move them to shared memory once.
+          st.expAvg = sharedLike(p, st.expAvg);
+          st.expAvgSq = sharedLike(p, st.expAvgSq);
+        }
         st.step++;
-        adamwUpdate(p, g, st.expAvg, st.expAvgSq, {
-          scale,
-          decay: 1 - group.lr * group.weightDecay,
-          stepSize: group.lr / (1 - Math.pow(b1, st.step)),
-          invBc2Sqrt: 1 / Math.sqrt(1 - Math.pow(b2, st.step)),
-          eps: this.eps,
-          b1,
-          b2,
+        updates.push({
+          p,
+          g,
+          st,
+          k: {
+            scale,
+            decay: 1 - group.lr * group.weightDecay,
+            stepSize: group.lr / (1 - Math.pow(b1, st.step)),
+            invBc2Sqrt: 1 / Math.sqrt(1 - Math.pow(b2, st.step)),
+            eps: this.eps,
+            b1,
+            b2,
+          },
         });
       }
     }
+    // The worker thread takes the tails of parameters in shared memory, up to half of all values.
+    let workerBudget = Math.floor(updates.reduce((n, u) => n + u.p.length, 0) / 2);
+    const local: PassJob[] = [];
+    const worker: PassJob[] = [];
+    for (const { p, g, st, k } of updates) {
+      const args = [p, g, st.expAvg, st.expAvgSq, k];
+      const n = p.length;
+      const take = n >= PARALLEL_FROM && [p, g, st.expAvg, st.expAvgSq].every(isShared) ? Math.min(n, workerBudget) : 0;
+      workerBudget -= take;
+      if (take > 0) worker.push({ kernel: 'adamwRange', args, start: n - take, end: n });
+      if (take < n) local.push({ kernel: 'adamwRange', args, start: 0, end: n - take });
+    }
+    runPasses(local, worker);
   }
 }
 
-interface AdamWCoefficients {
-  scale: number;
-  decay: number;
-  stepSize: number;
-  invBc2Sqrt: number;
-  eps: number;
-  b1: number;
-  b2: number;
-}
-
-/** The element-wise update of one parameter (a small monomorphic function, so V8 optimises it early). */
-function adamwUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, k: AdamWCoefficients): void {
-  const { scale, decay, stepSize, invBc2Sqrt, eps, b1, b2 } = k;
-  const c1 = 1 - b1;
-  const c2 = 1 - b2;
-  const n = p.length;
-  for (let i = 0; i < n; i++) {
-    const gi = Math.fround(g[i] * scale); // exact when scale = 1
-    // The moments are float32 tensors in torch; the update reads the stored (rounded) values.
-    const mi = Math.fround(b1 * m[i] + c1 * gi);
-    const vi = Math.fround(b2 * v[i] + c2 * gi * gi);
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = p[i] * decay - (stepSize * mi) / (Math.sqrt(vi) * invBc2Sqrt + eps);
-  }
+/** `values` in shared memory when `like` is (a copy), else `values` itself. */
+function sharedLike(like: Float32Array, values: Float32Array): Float32Array {
+  if (!isShared(like) || isShared(values)) return values;
+  const out = new Float32Array(new SharedArrayBuffer(values.length * 4));
+  out.set(values);
+  return out;
 }

@@ -95,6 +95,17 @@ describe.each(['wasm', 'cpu'] as const)('fused training step vs the tfjs referen
     expect(fused.head.buffers).toEqual(ref.head.buffers);
   });
 
+  it('a head of 600 classes (kernel passes split with the worker thread) gives the same gradients', () => {
+    const model = modelFor({});
+    const big = AdaFaceHead.create(D, 600, {}, 8);
+    const batch = randomBatch(55, 3, 6);
+    const labels = Int32Array.from(batch.labels as Int32Array, (l, i) => l + 100 * i);
+    const fused = run(model, big, { ...batch, labels }, 9, 0.1, 'fused').step;
+    const ref = run(model, big, { ...batch, labels }, 9, 0.1, 'tfjs').step;
+    for (const [name, g] of ref.grads) expect([name, relL2(fused.grads.get(name) as Float32Array, g) <= 1e-4]).toEqual([name, true]);
+    expect(Math.abs(fused.gradNorm - ref.gradNorm) / ref.gradNorm).toBeLessThanOrEqual(1e-4);
+  });
+
   it('dropout changes the gradients (the masks are applied, in the reference order)', () => {
     const model = modelFor({});
     const batch = randomBatch(77, 3, 10);

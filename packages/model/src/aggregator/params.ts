@@ -9,6 +9,7 @@
  */
 import { Rng } from '@facecoreset/common';
 import { AggregatorConfig } from './config';
+import { sharedFloat32 } from '../parallel/shared-passes';
 
 /** One parameter tensor: C-order float32 values. */
 export interface ParamTensor {
@@ -81,7 +82,8 @@ function shapeText(s: readonly number[]): string {
 }
 
 function uniform(rng: Rng, n: number, bound: number): Float32Array {
-  const out = new Float32Array(n);
+  // The big matrices go to shared memory, where training hands passes over them to a worker thread.
+  const out = sharedFloat32(n);
   for (let i = 0; i < n; i++) out[i] = (2 * rng.float() - 1) * bound;
   return out;
 }
@@ -138,7 +140,9 @@ export function aggregatorParamsFromStateDict(
     const sameShape = t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
     if (!sameShape) throw new Error(`${source}: key '${key}' has shape ${shapeText(t.shape)}, expected ${shapeText(shape)}`);
     if (t.data.length !== numel(shape)) throw new Error(`${source}: key '${key}' holds ${t.data.length} values, expected ${numel(shape)} for shape ${shapeText(shape)}`);
-    params[name] = { shape: [...shape], data: Float32Array.from(t.data) };
+    const data = sharedFloat32(t.data.length);
+    data.set(t.data);
+    params[name] = { shape: [...shape], data };
   }
   const known = new Set(expected.map(([n]) => prefix + n));
   const extra = [...stateDict.keys()].filter((k) => k.startsWith(prefix) && !known.has(k));

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { Rng } from '@facecoreset/common';
 import { ParamTensor, StateDictTensor } from '../aggregator/params';
 import { l2Norm, matMul, oneHotFloat } from '../tf-ops';
-import { sharedFloat32, sharedFloat64, splitPass } from '../parallel/shared-passes';
+import { isShared, sharedFloat32, sharedFloat64, splitPass, startPasses } from '../parallel/shared-passes';
 
 export const AdaFaceConfigSchema = z
   .object({
@@ -242,8 +242,10 @@ export class AdaFaceHead {
    * uploaded once and used as the forward product's right operand and the backward's left one.
    * @param embeddings [B, D] unit embeddings
    * @param norms [B] their norms (no gradient)
+   * @param opts.deferKernelGradient finish the kernel gradient on the worker thread in the
+   *   background: call completeKernelGradient() before reading it
    */
-  trainingStep(embeddings: Float32Array, norms: ArrayLike<number>, labels: ArrayLike<number>): HeadTrainingStep {
+  trainingStep(embeddings: Float32Array, norms: ArrayLike<number>, labels: ArrayLike<number>, opts: { deferKernelGradient?: boolean } = {}): HeadTrainingStep {
     const D = this.embeddingSize;
     const C = this.classes;
     const B = labels.length;
@@ -268,9 +270,18 @@ export class AdaFaceHead {
     const deT = readBack(() => tf.matMul(tf.tensor2d(w, [D, C]), tf.tensor2d(gT, [C, B]))); // [D, B]
     const dEmbeddings = transposeRows(deT, D, B);
     const eTg = readBackFast(() => tf.matMul(tf.tensor2d(eT, [D, B]), tf.tensor2d(g, [B, C]))); // [D, C]
-    // In place: eTg becomes the kernel gradient.
-    const sumSquares = splitPass('kernelGradientRange', [eTg, proj, w, invNorm, C], D, [eTg, w], { unit: C });
-    return { loss, logits, marginScaler: z, dEmbeddings, kernelGradient: eTg, kernelGradientSumSquares: sumSquares };
+    // In place: eTg becomes the kernel gradient, on the worker thread while the caller goes on
+    // when it may (the pass only reads the kernel, which nothing changes before the optimiser).
+    const args = [eTg, proj, w, invNorm, C];
+    let finish: () => number;
+    if (opts.deferKernelGradient && isShared(eTg) && isShared(w)) {
+      const pending = startPasses([{ kernel: 'kernelGradientRange', args, start: 0, end: D }]);
+      finish = () => pending.wait();
+    } else {
+      const sumSquares = splitPass('kernelGradientRange', args, D, [eTg, w], { unit: C });
+      finish = () => sumSquares;
+    }
+    return { loss, logits, marginScaler: z, dEmbeddings, kernelGradient: eTg, completeKernelGradient: finish };
   }
 
   private checkBatch(op: string, embeddings: tf.Tensor2D, norms: ArrayLike<number>, labels: ArrayLike<number>, classes: number): void {
@@ -307,10 +318,10 @@ export interface HeadTrainingStep {
   marginScaler: Float32Array;
   /** [B, D] dLoss/dembeddings */
   dEmbeddings: Float32Array;
-  /** [D, C] dLoss/dkernel */
+  /** [D, C] dLoss/dkernel, complete once completeKernelGradient() has returned */
   kernelGradient: Float32Array;
-  /** Σ of the squared kernel gradient (float64), for the global gradient norm */
-  kernelGradientSumSquares: number;
+  /** Waits for the kernel gradient; returns the sum of its squares (float64), for the global norm. */
+  completeKernelGradient(): number;
 }
 
 /** Runs `f` in a tidy scope and reads its tensor back. */

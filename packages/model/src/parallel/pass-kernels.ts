@@ -78,5 +78,18 @@ export function kernelGradientRange(eTg: Float32Array, proj: Float32Array, w: Fl
   return sum;
 }
 
-export const PASS_KERNELS = { adamwRange, transposeColumnNormsRange, kernelGradientRange };
+/** Columns [c0, c1) of a [rows, cols] matrix written as rows of its transpose [cols, rows]. */
+export function transposeRange(a: Float32Array, rows: number, cols: number, out: Float32Array, c0: number, c1: number): number {
+  const tile = 16;
+  for (let r0 = 0; r0 < rows; r0 += tile) {
+    const r1 = Math.min(r0 + tile, rows);
+    for (let cs = c0; cs < c1; cs += tile) {
+      const ce = Math.min(cs + tile, c1);
+      for (let c = cs; c < ce; c++) for (let r = r0; r < r1; r++) out[c * rows + r] = a[r * cols + c];
+    }
+  }
+  return 0;
+}
+
+export const PASS_KERNELS = { adamwRange, transposeColumnNormsRange, kernelGradientRange, transposeRange };
 export type PassKernelName = keyof typeof PASS_KERNELS;

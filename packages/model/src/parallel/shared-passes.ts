@@ -93,24 +93,59 @@ function runHere(jobs: readonly PassJob[]): number {
   return sum;
 }
 
-/**
- * Runs `workerJobs` on the worker thread while `localJobs` run here; returns the sum of all
- * partial results. The worker's jobs may only touch shared arrays.
- */
-export function runPasses(localJobs: readonly PassJob[], workerJobs: readonly PassJob[]): number {
-  const w = workerJobs.length ? getWorker() : null;
-  if (!w) return runHere(localJobs) + runHere(workerJobs);
-  Atomics.store(w.done, 0, 0);
-  w.worker.postMessage({ jobs: workerJobs, done: w.done, result: w.result, error: w.error });
-  let sum = runHere(localJobs);
+/** Jobs handed to the worker; wait() blocks until they are done and returns their sum. */
+export interface PendingPasses {
+  wait(): number;
+}
+
+let inFlight: { worker: PassWorker; result?: number } | undefined;
+
+function finishInFlight(): void {
+  const job = inFlight;
+  if (!job || job.result !== undefined) return;
+  inFlight = undefined;
+  const w = job.worker;
   // The worker needs at most a few tens of milliseconds; a minute means it is gone.
   if (Atomics.wait(w.done, 0, 0, 60_000) === 'timed-out') throw new Error('shared passes: the worker thread did not answer within 60 s');
   if (Atomics.load(w.done, 0) === 2) {
     const length = new DataView(w.error.buffer).getUint32(0);
     throw new Error(`shared passes: the worker thread failed: ${Buffer.from(w.error.slice(4, 4 + length)).toString('utf8')}`);
   }
-  sum += w.result[0];
-  return sum;
+  job.result = w.result[0];
+}
+
+/**
+ * Starts `jobs` on the worker thread and returns at once (without a worker they run here, now).
+ * Jobs started earlier and not yet waited for are finished first. The jobs may only touch shared
+ * arrays, and nothing may touch what they write until wait() has returned.
+ */
+export function startPasses(jobs: readonly PassJob[]): PendingPasses {
+  finishInFlight();
+  const w = jobs.length ? getWorker() : null;
+  if (!w) {
+    const result = runHere(jobs);
+    return { wait: () => result };
+  }
+  Atomics.store(w.done, 0, 0);
+  w.worker.postMessage({ jobs, done: w.done, result: w.result, error: w.error });
+  const job: { worker: PassWorker; result?: number } = { worker: w };
+  inFlight = job;
+  return {
+    wait: () => {
+      if (inFlight === job) finishInFlight();
+      return job.result as number;
+    },
+  };
+}
+
+/**
+ * Runs `workerJobs` on the worker thread while `localJobs` run here; returns the sum of all
+ * partial results. The worker's jobs may only touch shared arrays.
+ */
+export function runPasses(localJobs: readonly PassJob[], workerJobs: readonly PassJob[]): number {
+  const pending = startPasses(workerJobs);
+  const local = runHere(localJobs);
+  return local + pending.wait();
 }
 
 /**

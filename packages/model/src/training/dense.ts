@@ -44,14 +44,13 @@ export function linearForward(x: Float32Array, m: number, w: Float32Array, out: 
 }
 
 /**
- * Gradients of y = x·Wᵀ + b: dW [out, in] = dyᵀ·x (accumulated into `dW`), db = Σ rows of dy
- * (into `db` when given), and dx [M, in] = dy·W, computed as (Wᵀ·dyᵀ)ᵀ with `wT` = Wᵀ [in, out].
+ * Gradients of y = x·Wᵀ + b: dW [out, in] = dyᵀ·x (written into `dW`), db = Σ rows of dy (added
+ * into `db` when given), and dx [M, in] = dy·W, computed as (Wᵀ·dyᵀ)ᵀ with `wT` = Wᵀ [in, out].
  */
 export function linearBackward(dy: Float32Array, x: Float32Array, m: number, wT: Float32Array, out: number, dW: Float32Array, db?: Float32Array, wantDx = true): Float32Array | undefined {
   const inner = wT.length / out;
   const dyT = transposed(dy, m, out); // [out, M]
-  const gw = matmul(dyT, out, m, x, inner);
-  for (let i = 0; i < gw.length; i++) dW[i] += gw[i];
+  dW.set(matmul(dyT, out, m, x, inner));
   if (db) for (let r = 0; r < m; r++) for (let j = 0; j < out; j++) db[j] += dy[r * out + j];
   if (!wantDx) return undefined;
   return transposed(matmul(wT, inner, out, dyT, m), inner, m);

@@ -19,6 +19,7 @@ import { AGGREGATOR_STATE_PREFIX } from '../aggregator/params';
 import { TrainRandomness } from '../aggregator/tf-forward';
 import { ADAFACE_STATE_PREFIX, AdaFaceHead } from '../head/adaface';
 import { layerNormBackward, layerNormForward, linearBackward, linearForward, matmul, transposed } from './dense';
+import { isShared, startPasses } from '../parallel/shared-passes';
 import type { TrainBatch, TrainStepResult } from './gradients';
 
 const SA = 'decoder_layer1.self_attn1.';
@@ -314,6 +315,30 @@ function setAttentionBackward(att: SetAttention, dPooled: Float32Array, dWeightS
   };
 }
 
+/** Transposes of weight matrices, per model, reused across steps. */
+const transposeScratch = new WeakMap<FaceCoresetNet, Float32Array[]>();
+
+/**
+ * Wᵀ of each [rows, cols] weight, for the backward pass: computed on the worker thread during the
+ * forward pass when the weights are in shared memory, else here when first asked for.
+ */
+function weightTransposes(model: FaceCoresetNet, weights: { w: Float32Array; rows: number; cols: number }[]): { get(i: number): Float32Array } {
+  if (!weights.every((x) => isShared(x.w))) return { get: (i) => transposed(weights[i].w, weights[i].rows, weights[i].cols) };
+  let outs = transposeScratch.get(model);
+  if (!outs || outs.length !== weights.length || outs.some((o, i) => o.length !== weights[i].w.length)) {
+    outs = weights.map((x) => new Float32Array(new SharedArrayBuffer(x.w.length * 4)));
+    transposeScratch.set(model, outs);
+  }
+  const ready = outs;
+  const pending = startPasses(weights.map((x, i) => ({ kernel: 'transposeRange', args: [x.w, x.rows, x.cols, ready[i]], start: 0, end: x.cols })));
+  return {
+    get: (i) => {
+      pending.wait();
+      return ready[i];
+    },
+  };
+}
+
 /** One training forward/backward; see aggregatorTrainGradients for the contract. */
 export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: TrainBatch, randomness?: TrainRandomness): TrainStepResult {
   const cfg = model.config;
@@ -333,6 +358,18 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
   };
   const learnedGamma = cfg.gamma === 'learned' && K > 1;
   const gamma = Math.fround(GAMMA_BASE + (cfg.gamma === 'learned' ? P('gamma')[0] : cfg.gamma));
+
+  const wSaIn = P(SA + 'in_proj_weight');
+  const wSaOut = P(SA + 'out_proj.weight');
+  const wCaIn = P(CA + 'in_proj_weight');
+  const wq = wCaIn.subarray(0, D * D);
+  const wCaOut = P(CA + 'out_proj.weight');
+  const weightsT = weightTransposes(model, [
+    { w: wSaIn, rows: 3 * D, cols: D },
+    { w: wSaOut, rows: D, cols: D },
+    { w: wq, rows: D, cols: D },
+    { w: wCaOut, rows: D, cols: D },
+  ]);
 
   // ---- forward -----------------------------------------------------------------------------
   const items = prepareItems(features, norms, B * T, D, gamma);
@@ -356,11 +393,9 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
   for (let i = 0; i < M * D; i++) q0[i] = C[i] + encC[i];
 
   // q1 = LN1(q0 + SelfAttn(q0))
-  const wSaIn = P(SA + 'in_proj_weight');
   const qkv = linearForward(q0, M, wSaIn, 3 * D, P(SA + 'in_proj_bias')); // [M, 3D]
   const saMask = randomness?.dropoutMask(B * H * K * K);
   const sa = selfAttentionForward(qkv, B, K, H, dh, scale, saMask);
-  const wSaOut = P(SA + 'out_proj.weight');
   const saOut = linearForward(sa.heads, M, wSaOut, D, P(SA + 'out_proj.bias'));
   const saOutMask = randomness?.dropoutMask(M * D);
   const u1 = new Float32Array(M * D);
@@ -370,9 +405,7 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
 
   // Cross-attention: queries folded through each head's key projection (qk, H × [M, D]); keys
   // x + E(n), values x with the value projection applied after pooling.
-  const wCaIn = P(CA + 'in_proj_weight');
   const bCaIn = P(CA + 'in_proj_bias');
-  const wq = wCaIn.subarray(0, D * D);
   const wkHead = (h: number) => wCaIn.subarray((D + h * dh) * D, (D + (h + 1) * dh) * D); // [dh, D]
   const wvHead = (h: number) => wCaIn.subarray((2 * D + h * dh) * D, (2 * D + (h + 1) * dh) * D); // [dh, D]
   const cqPre = linearForward(q1, M, wq, D, bCaIn.subarray(0, D)); // [M, D]
@@ -413,7 +446,6 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
       for (let j = 0; j < dh; j++) values[m * D + h * dh + j] = valsT[j * M + m] + bCaIn[2 * D + h * dh + j] * ws;
     }
   }
-  const wCaOut = P(CA + 'out_proj.weight');
   const caOut = linearForward(values, M, wCaOut, D, P(CA + 'out_proj.bias'));
   const caOutMask = randomness?.dropoutMask(M * D);
   // The second residual is the raw coreset.
@@ -437,7 +469,8 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
     for (let j = 0; j < D; j++) aggregate[b * D + j] = mean[j] / aggNorm[b];
   }
 
-  const headStep = head.trainingStep(aggregate, aggNorm, batch.labels);
+  // The kernel's gradient is finished on the worker thread while the aggregator's backward runs.
+  const headStep = head.trainingStep(aggregate, aggNorm, batch.labels, { deferKernelGradient: true });
 
   // ---- backward ----------------------------------------------------------------------------
   const grads = new Map<string, Float32Array>();
@@ -467,7 +500,7 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
     dC[i] += du2[i];
     dCaOut[i] = du2[i] * (caOutMask ? caOutMask[i] : 1);
   }
-  const dValues = linearBackward(dCaOut, values, M, transposed(wCaOut, D, D), D, grad(CA + 'out_proj.weight'), grad(CA + 'out_proj.bias')) as Float32Array;
+  const dValues = linearBackward(dCaOut, values, M, weightsT.get(3), D, grad(CA + 'out_proj.weight'), grad(CA + 'out_proj.bias')) as Float32Array;
 
   // Value projection, per head: dLoss/dpooled and dLoss/dΣw of every query.
   const gCaIn = grad(CA + 'in_proj_weight');
@@ -477,7 +510,7 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
   for (let h = 0; h < H; h++) {
     const dVals = headColumns(dValues, M, D, h * dh, dh); // [M, dh]
     const gWv = matmul(transposed(dVals, M, dh), dh, M, transposed(pooledT[h], D, M), D); // [dh, D]
-    axpy(1, gWv, 0, gCaIn, (2 * D + h * dh) * D, dh * D);
+    gCaIn.set(gWv, (2 * D + h * dh) * D);
     const dPooled = matmul(dVals, M, dh, wvHead(h), D); // [M, D]
     for (let m = 0; m < M; m++) {
       const b = (m / K) | 0;
@@ -507,20 +540,20 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
     const dcqT = matmul(wkHead(h), dh, D, transposed(dqk[h], M, D), M); // [dh, M]
     for (let m = 0; m < M; m++) for (let j = 0; j < dh; j++) dcq[m * D + h * dh + j] = dcqT[j * M + m] * scale;
     const gWk = matmul(transposed(cqHeads[h], M, dh), dh, M, dqk[h], D);
-    axpy(1, gWk, 0, gCaIn, (D + h * dh) * D, dh * D);
+    gCaIn.set(gWk, (D + h * dh) * D);
   }
   const gPosW = grad('pos_trans_norm.weight');
   const gPosB = grad('pos_trans_norm.bias');
   // keys = x + LN(E(n)): only the LayerNorm's parameters are upstream.
   layerNormBackward(dKeys, lnT, B * T, D, posW, gPosW, gPosB, false);
-  const dq1 = linearBackward(dcq, q1, M, transposed(wq, D, D), D, gCaIn.subarray(0, D * D), gCaInB.subarray(0, D)) as Float32Array;
+  const dq1 = linearBackward(dcq, q1, M, weightsT.get(2), D, gCaIn.subarray(0, D * D), gCaInB.subarray(0, D)) as Float32Array;
 
   const du1 = layerNormBackward(dq1, ln1, M, D, P('decoder_layer1.norm1.weight'), grad('decoder_layer1.norm1.weight'), grad('decoder_layer1.norm1.bias')) as Float64Array;
   const dSaOut = new Float32Array(M * D);
   for (let i = 0; i < M * D; i++) dSaOut[i] = du1[i] * (saOutMask ? saOutMask[i] : 1);
-  const dSaHeads = linearBackward(dSaOut, sa.heads, M, transposed(wSaOut, D, D), D, grad(SA + 'out_proj.weight'), grad(SA + 'out_proj.bias')) as Float32Array;
+  const dSaHeads = linearBackward(dSaOut, sa.heads, M, weightsT.get(1), D, grad(SA + 'out_proj.weight'), grad(SA + 'out_proj.bias')) as Float32Array;
   const dQkv = selfAttentionBackward(dSaHeads, qkv, sa.A, B, K, H, dh, scale, saMask);
-  const dq0 = linearBackward(dQkv, q0, M, transposed(wSaIn, 3 * D, D), 3 * D, grad(SA + 'in_proj_weight'), grad(SA + 'in_proj_bias')) as Float32Array;
+  const dq0 = linearBackward(dQkv, q0, M, weightsT.get(0), 3 * D, grad(SA + 'in_proj_weight'), grad(SA + 'in_proj_bias')) as Float32Array;
   const dEncC = new Float64Array(M * D);
   for (let i = 0; i < M * D; i++) dEncC[i] = du1[i] + dq0[i];
   // q0 = C + E(‖C‖): dE/d‖c‖ through the encoding, then d‖c‖/dc = c/‖c‖.
@@ -535,7 +568,7 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
   if (learnedGamma) grad('gamma')[0] = selectionBackward(sel, items, dC, B, T, D, K);
 
   const out = new Map<string, Float32Array>();
-  let sumSquares = headStep.kernelGradientSumSquares;
+  let sumSquares = headStep.completeKernelGradient();
   for (const [name, g] of grads) {
     out.set(AGGREGATOR_STATE_PREFIX + name, g);
     sumSquares += dot(g, 0, g, 0, g.length);

@@ -148,7 +148,7 @@ async function main(): Promise<void> {
   const stepRng = Rng.stream(11, 'bench-train');
   const train = measure(
     () => {
-      const r = aggregatorTrainGradients(trainModel, head, { features, norms, labels, batch: B, size: T }, seededTrainRandomness(stepRng, 0.1));
+      const r = aggregatorTrainGradients(trainModel, head, { features, norms, labels, batch: B, size: T }, seededTrainRandomness(stepRng, 0.1), { reuseBuffers: true });
       // Clipping as one factor applied inside the optimiser pass (same result as clipGradNorm first).
       const coef = clipCoefficient(r.gradNorm, 1.0);
       opt.step(values_, r.grads, { gradScale: coef });

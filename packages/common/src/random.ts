@@ -24,18 +24,20 @@ function hashString(s: string): number {
   return h >>> 0;
 }
 
+/** 32-bit rotate left, as a signed int32 (values stay small integers, which V8 keeps unboxed). */
 function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
+  return (x << k) | (x >>> (32 - k));
 }
 
 export class Rng {
+  // xoshiro128** state, held as signed int32s; exposed as unsigned by state().
   private s0: number;
   private s1: number;
   private s2: number;
   private s3: number;
 
   private constructor(state: RngState) {
-    [this.s0, this.s1, this.s2, this.s3] = state.map((v) => v >>> 0) as RngState;
+    [this.s0, this.s1, this.s2, this.s3] = state.map((v) => v | 0) as RngState;
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1; // the all-zero state is a fixed point
   }
 
@@ -62,18 +64,18 @@ export class Rng {
   }
 
   state(): RngState {
-    return [this.s0, this.s1, this.s2, this.s3];
+    return [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0];
   }
 
   /** The next unsigned 32-bit integer. */
   nextU32(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;
-    const t = (this.s1 << 9) >>> 0;
-    this.s2 = (this.s2 ^ this.s0) >>> 0;
-    this.s3 = (this.s3 ^ this.s1) >>> 0;
-    this.s1 = (this.s1 ^ this.s2) >>> 0;
-    this.s0 = (this.s0 ^ this.s3) >>> 0;
-    this.s2 = (this.s2 ^ t) >>> 0;
+    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
+    const t = this.s1 << 9;
+    this.s2 ^= this.s0;
+    this.s3 ^= this.s1;
+    this.s1 ^= this.s2;
+    this.s0 ^= this.s3;
+    this.s2 ^= t;
     this.s3 = rotl(this.s3, 11);
     return result;
   }

@@ -112,3 +112,50 @@ export function layerNormBackward(dy: ArrayLike<number>, saved: LayerNormSaved, 
   }
   return dx;
 }
+
+/** Row statistics of a LayerNorm whose normalised values are recomputed when needed. */
+export interface LayerNormStats {
+  /** [rows] μ */
+  mean: Float64Array;
+  /** [rows] 1/σ */
+  rstd: Float64Array;
+}
+
+/** y = (x − μ)/σ·w + b, added into `y` (which may hold a residual), keeping only μ and 1/σ. */
+export function layerNormAddInto(x: ArrayLike<number>, rows: number, dim: number, weight: ArrayLike<number>, bias: ArrayLike<number>, eps: number, y: Float32Array): LayerNormStats {
+  const mean = new Float64Array(rows);
+  const rstd = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const o = r * dim;
+    let mu = 0;
+    for (let j = 0; j < dim; j++) mu += x[o + j];
+    mu /= dim;
+    let v = 0;
+    for (let j = 0; j < dim; j++) v += (x[o + j] - mu) ** 2;
+    const inv = 1 / Math.sqrt(v / dim + eps);
+    mean[r] = mu;
+    rstd[r] = inv;
+    for (let j = 0; j < dim; j++) y[o + j] += (x[o + j] - mu) * inv * weight[j] + bias[j];
+  }
+  return { mean, rstd };
+}
+
+/** The LayerNorm's parameter gradients only: dw += Σ dy∘x̂, db += Σ dy, x̂ recomputed from the stats. */
+export function layerNormParamGrads(dy: ArrayLike<number>, x: ArrayLike<number>, stats: LayerNormStats, rows: number, dim: number, dw: Float32Array, db: Float32Array): void {
+  const gw = new Float64Array(dim);
+  const gb = new Float64Array(dim);
+  for (let r = 0; r < rows; r++) {
+    const o = r * dim;
+    const mu = stats.mean[r];
+    const inv = stats.rstd[r];
+    for (let j = 0; j < dim; j++) {
+      const g = dy[o + j];
+      gw[j] += g * (x[o + j] - mu) * inv;
+      gb[j] += g;
+    }
+  }
+  for (let j = 0; j < dim; j++) {
+    dw[j] += gw[j];
+    db[j] += gb[j];
+  }
+}

@@ -18,7 +18,7 @@ import { encodeNormRaw, normEncodingFrequencies } from '../aggregator/norm-encod
 import { AGGREGATOR_STATE_PREFIX } from '../aggregator/params';
 import { TrainRandomness } from '../aggregator/tf-forward';
 import { ADAFACE_STATE_PREFIX, AdaFaceHead } from '../head/adaface';
-import { layerNormBackward, layerNormForward, linearBackward, linearForward, matmul, transposed } from './dense';
+import { layerNormAddInto, layerNormBackward, layerNormForward, layerNormParamGrads, linearBackward, linearForward, matmul, transposed } from './dense';
 import { isShared, startPasses } from '../parallel/shared-passes';
 import type { TrainBatch, TrainStepResult } from './gradients';
 
@@ -71,29 +71,28 @@ function softmaxInto(v: ArrayLike<number>, o: number, n: number, out: Float64Arr
   return arg;
 }
 
-/** Per-item values of a batch: x = n·f, x/‖x‖, log n and the quality weight n^γ. */
+/** Per-item values of a batch: x = n·f, 1/‖x‖, log n and the quality weight n^γ. */
 interface Items {
   x: Float32Array;
-  xu: Float64Array;
+  invLen: Float64Array;
   logn: Float64Array;
   quality: Float64Array;
 }
 
 function prepareItems(features: Float32Array, norms: Float32Array, count: number, D: number, gamma: number): Items {
   const x = new Float32Array(count * D);
-  const xu = new Float64Array(count * D);
+  const invLen = new Float64Array(count);
   const logn = new Float64Array(count);
   const quality = new Float64Array(count);
   for (let i = 0; i < count; i++) {
     const n = norms[i];
     const o = i * D;
     for (let j = 0; j < D; j++) x[o + j] = features[o + j] * n;
-    const inv = 1 / Math.max(Math.sqrt(dot(x, o, x, o, D)), NORMALIZE_EPS);
-    for (let j = 0; j < D; j++) xu[o + j] = x[o + j] * inv;
+    invLen[i] = 1 / Math.max(Math.sqrt(dot(x, o, x, o, D)), NORMALIZE_EPS);
     logn[i] = Math.log(n);
     quality[i] = Math.exp(gamma * logn[i]);
   }
-  return { x, xu, logn, quality };
+  return { x, invLen, logn, quality };
 }
 
 /** The picks and what their backward pass needs. */
@@ -119,7 +118,7 @@ interface Selection {
  * the running minimum of the quality distances n^γ(1 − cos)/2 to the earlier picks.
  */
 function selectCoreset(items: Items, norms: Float32Array, B: number, T: number, D: number, K: number, randomness: TrainRandomness | undefined): Selection {
-  const { x, xu, quality } = items;
+  const { x, invLen, quality } = items;
   const soft = new Float64Array(K * B * T);
   const indices = new Int32Array(B * K);
   const C = new Float32Array(B * K * D);
@@ -144,7 +143,7 @@ function selectCoreset(items: Items, norms: Float32Array, B: number, T: number, 
       for (let j = 0; j < D; j++) coreUnit[cuo + j] = C[m * D + j] * inv;
       coreLen[k * B + b] = len;
       for (let t = 0; t < T; t++) {
-        const c = dot(xu, (b * T + t) * D, coreUnit, cuo, D);
+        const c = dot(x, (b * T + t) * D, coreUnit, cuo, D) * invLen[b * T + t];
         cosTo[(k * B + b) * T + t] = c;
         const qd = (quality[b * T + t] * (1 - c)) / 2;
         if (k === 0) dist[b * T + t] = qd;
@@ -161,7 +160,7 @@ function selectCoreset(items: Items, norms: Float32Array, B: number, T: number, 
  * @param dC [M, D] dLoss/dC from the decoder (completed in place by the later picks' terms)
  */
 function selectionBackward(sel: Selection, items: Items, dC: Float64Array, B: number, T: number, D: number, K: number): number {
-  const { x, xu, quality, logn } = items;
+  const { x, invLen, quality, logn } = items;
   const { soft, cosTo, coreUnit, coreLen, keptOld } = sel;
   const dQuality = new Float64Array(B * T);
   const dDist = new Float64Array(T);
@@ -187,7 +186,7 @@ function selectionBackward(sel: Selection, items: Items, dC: Float64Array, B: nu
         dDist[t] = 0;
         const c = cosTo[(p * B + b) * T + t];
         dQuality[b * T + t] += (dqd * (1 - c)) / 2;
-        axpy((-dqd * quality[b * T + t]) / 2, xu, (b * T + t) * D, dcu, 0, D);
+        axpy(((-dqd * quality[b * T + t]) / 2) * invLen[b * T + t], x, (b * T + t) * D, dcu, 0, D);
       }
       const cuo = (p * B + b) * D;
       const len = coreLen[p * B + b];
@@ -340,7 +339,7 @@ function weightTransposes(model: FaceCoresetNet, weights: { w: Float32Array; row
 }
 
 /** One training forward/backward; see aggregatorTrainGradients for the contract. */
-export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: TrainBatch, randomness?: TrainRandomness): TrainStepResult {
+export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: TrainBatch, randomness?: TrainRandomness, opts: { reuseBuffers?: boolean } = {}): TrainStepResult {
   const cfg = model.config;
   const { batch: B, size: T, features, norms } = batch;
   const D = cfg.embeddingSize;
@@ -417,9 +416,8 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
   }
   const rawT = new Float32Array(B * T * D);
   for (let i = 0; i < B * T; i++) encodeNormRaw(norms[i], freqs, rawT, i * D);
-  const keys = new Float32Array(B * T * D);
-  const lnT = layerNormForward(rawT, B * T, D, posW, posB, eps, keys);
-  for (let i = 0; i < B * T * D; i++) keys[i] += x[i];
+  const keys = Float32Array.from(x); // x + LN(E(n))
+  const lnT = layerNormAddInto(rawT, B * T, D, posW, posB, eps, keys);
   const caMask = randomness?.dropoutMask(B * Q * T); // [B, Q, T]
   const attention: SetAttention[] = [];
   for (let b = 0; b < B; b++) {
@@ -470,7 +468,7 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
   }
 
   // The kernel's gradient is finished on the worker thread while the aggregator's backward runs.
-  const headStep = head.trainingStep(aggregate, aggNorm, batch.labels, { deferKernelGradient: true });
+  const headStep = head.trainingStep(aggregate, aggNorm, batch.labels, { deferKernelGradient: true, reuseGradientBuffer: opts.reuseBuffers });
 
   // ---- backward ----------------------------------------------------------------------------
   const grads = new Map<string, Float32Array>();
@@ -545,7 +543,7 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
   const gPosW = grad('pos_trans_norm.weight');
   const gPosB = grad('pos_trans_norm.bias');
   // keys = x + LN(E(n)): only the LayerNorm's parameters are upstream.
-  layerNormBackward(dKeys, lnT, B * T, D, posW, gPosW, gPosB, false);
+  layerNormParamGrads(dKeys, rawT, lnT, B * T, D, gPosW, gPosB);
   const dq1 = linearBackward(dcq, q1, M, weightsT.get(2), D, gCaIn.subarray(0, D * D), gCaInB.subarray(0, D)) as Float32Array;
 
   const du1 = layerNormBackward(dq1, ln1, M, D, P('decoder_layer1.norm1.weight'), grad('decoder_layer1.norm1.weight'), grad('decoder_layer1.norm1.bias')) as Float64Array;

@@ -59,16 +59,26 @@ export function trainableStateNames(model: FaceCoresetNet): string[] {
  */
 export type TrainStepPath = 'fused' | 'tfjs';
 
+export interface TrainStepOptions {
+  /** default 'fused' */
+  path?: TrainStepPath;
+  /**
+   * Fused path: the head kernel's gradient array is reused by the next call that also asks for
+   * reuse (a training loop that consumes the gradients before the next step saves 20 MB per step).
+   */
+  reuseBuffers?: boolean;
+}
+
 /**
  * @param randomness Gumbel noise and dropout masks (see randomness.ts); none = no noise, no dropout
  */
-export function aggregatorTrainGradients(model: FaceCoresetNet, head: AdaFaceHead, batch: TrainBatch, randomness?: TrainRandomness, opts: { path?: TrainStepPath } = {}): TrainStepResult {
+export function aggregatorTrainGradients(model: FaceCoresetNet, head: AdaFaceHead, batch: TrainBatch, randomness?: TrainRandomness, opts: TrainStepOptions = {}): TrainStepResult {
   const { batch: B, size: T } = batch;
   const D = model.config.embeddingSize;
   if (batch.features.length !== B * T * D) throw new Error(`aggregatorTrainGradients: features hold ${batch.features.length} values, expected B·T·D = ${B}·${T}·${D}`);
   if (batch.norms.length !== B * T) throw new Error(`aggregatorTrainGradients: norms hold ${batch.norms.length} values, expected B·T = ${B}·${T}`);
   if (batch.labels.length !== B) throw new Error(`aggregatorTrainGradients: ${batch.labels.length} labels for ${B} sets`);
-  if ((opts.path ?? 'fused') === 'fused') return fusedTrainStep(model, head, batch, randomness);
+  if ((opts.path ?? 'fused') === 'fused') return fusedTrainStep(model, head, batch, randomness, { reuseBuffers: opts.reuseBuffers });
   // With a single pick there is no distance, so γ does not reach the loss: like torch (gradient
   // None, skipped by AdamW) it gets no gradient. (tfjs refuses to differentiate an unused input.)
   const usesGamma = Math.min(model.config.coresetSize, T) > 1;

@@ -99,7 +99,7 @@ export class ModelAggregatorTrainer implements AggregatorTrainer {
 
   step(input: SetBatchInput, lrs: LearningRates, randomness: StepRandomness): TrainStepResult {
     this.optimizer.setLearningRates([lrs.gamma, lrs.other]);
-    const r = aggregatorTrainGradients(this.modelFor(input.setSize), this.head, { features: input.features, norms: input.norms, labels: input.classes, batch: input.batch, size: input.setSize }, randomness);
+    const r = aggregatorTrainGradients(this.modelFor(input.setSize), this.head, { features: input.features, norms: input.norms, labels: input.classes, batch: input.batch, size: input.setSize }, randomness, { reuseBuffers: true });
     // Clipping as one factor applied inside the optimiser's pass (the same float32 products as
     // scaling the gradients in place first).
     const gradScale = this.config.gradient_clip_norm > 0 ? clipCoefficient(r.gradNorm, this.config.gradient_clip_norm) : 1;

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { Rng } from '@facecoreset/common';
 import { ParamTensor, StateDictTensor } from '../aggregator/params';
 import { l2Norm, matMul, oneHotFloat } from '../tf-ops';
-import { isShared, sharedFloat32, sharedFloat64, splitPass, startPasses } from '../parallel/shared-passes';
+import { PendingPasses, isShared, sharedFloat32, sharedFloat64, splitPass, startPasses } from '../parallel/shared-passes';
 
 export const AdaFaceConfigSchema = z
   .object({
@@ -71,6 +71,8 @@ export class AdaFaceHead {
   private transposedScratch: Float32Array | undefined;
   /** The kernel gradient's array when trainingStep is asked to reuse it. */
   private gradientScratch: Float32Array | undefined;
+  /** Wᵀ and the column norms being computed on the worker thread for the next trainingStep. */
+  private prepared: { pending: PendingPasses; invNorm: Float64Array } | undefined;
 
   private constructor(
     readonly config: AdaFaceConfig,
@@ -238,6 +240,22 @@ export class AdaFaceHead {
   }
 
   /**
+   * Starts computing what the next trainingStep needs from the current kernel values (Wᵀ and the
+   * column norms) on the worker thread, so that it overlaps the caller's own work. The kernel must
+   * not change before that trainingStep. Without the worker, trainingStep does it itself.
+   */
+  prepareTrainingStep(): void {
+    const D = this.embeddingSize;
+    const C = this.classes;
+    if (this.transposedScratch?.length !== D * C) this.transposedScratch = sharedFloat32(D * C);
+    const w = this.kernel.data;
+    const wT = this.transposedScratch;
+    const invNorm = sharedFloat64(C);
+    if (!isShared(w) || !isShared(wT) || !isShared(invNorm)) return;
+    this.prepared = { pending: startPasses([{ kernel: 'transposeColumnNormsRange', args: [w, D, C, wT, invNorm], start: 0, end: C }]), invNorm };
+  }
+
+  /**
    * The whole training step of the head without the tape: updates the batch statistics, then
    * computes the logits, the mean cross-entropy and its gradients with respect to the embeddings
    * and the kernel (same rules as {@link trainingForwardTf} + crossEntropyTf). The kernel is
@@ -261,10 +279,17 @@ export class AdaFaceHead {
     const w = this.kernel.data;
     // The kernel goes to the backend twice, as W and as Wᵀ, so that it is always a product's left
     // operand (as the right one XNNPACK repacks all D·C values, which costs more than transposing).
-    if (this.transposedScratch?.length !== D * C) this.transposedScratch = sharedFloat32(D * C);
-    const wT = this.transposedScratch;
-    const invNorm = sharedFloat64(C);
-    splitPass('transposeColumnNormsRange', [w, D, C, wT, invNorm], C, [w, wT, invNorm], { unit: D });
+    let invNorm: Float64Array;
+    if (this.prepared) {
+      this.prepared.pending.wait();
+      invNorm = this.prepared.invNorm;
+      this.prepared = undefined;
+    } else {
+      if (this.transposedScratch?.length !== D * C) this.transposedScratch = sharedFloat32(D * C);
+      invNorm = sharedFloat64(C);
+      splitPass('transposeColumnNormsRange', [w, D, C, this.transposedScratch, invNorm], C, [w, this.transposedScratch, invNorm], { unit: D });
+    }
+    const wT = this.transposedScratch as Float32Array;
     const invNorm32 = Float32Array.from(invNorm);
     const eT = transposeRows(embeddings, B, D); // [D, B]
     const cosT = readBack(() => tf.matMul(tf.tensor2d(wT, [C, D]), tf.tensor2d(eT, [D, B]))); // [C, B]

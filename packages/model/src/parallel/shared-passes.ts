@@ -28,7 +28,7 @@ parentPort.on('message', ({ jobs, done, result, error }) => {
     Atomics.store(done, 0, 1);
   } catch (e) {
     const text = new TextEncoder().encode(String(e && e.stack ? e.stack : e)).subarray(0, error.length - 4);
-    new DataView(error.buffer).setUint32(0, text.length);
+    new DataView(error.buffer, error.byteOffset).setUint32(0, text.length);
     error.set(text, 4);
     Atomics.store(done, 0, 2);
   }
@@ -46,10 +46,6 @@ export interface PassJob {
 
 interface PassWorker {
   worker: Worker;
-  done: Int32Array;
-  result: Float64Array;
-  /** length-prefixed UTF-8 text of the worker's last error */
-  error: Uint8Array;
 }
 
 let passWorker: PassWorker | null | undefined;
@@ -66,7 +62,7 @@ function getWorker(): PassWorker | null {
   const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, tsx } });
   // Idle between steps; it must not keep the process alive.
   worker.unref();
-  const entry: PassWorker = { worker, done: new Int32Array(new SharedArrayBuffer(4)), result: new Float64Array(new SharedArrayBuffer(8)), error: new Uint8Array(new SharedArrayBuffer(4096)) };
+  const entry: PassWorker = { worker };
   worker.on('exit', () => {
     if (passWorker === entry) passWorker = undefined;
   });
@@ -98,42 +94,34 @@ export interface PendingPasses {
   wait(): number;
 }
 
-let inFlight: { worker: PassWorker; result?: number } | undefined;
-
-function finishInFlight(): void {
-  const job = inFlight;
-  if (!job || job.result !== undefined) return;
-  inFlight = undefined;
-  const w = job.worker;
-  // The worker needs at most a few tens of milliseconds; a minute means it is gone.
-  if (Atomics.wait(w.done, 0, 0, 60_000) === 'timed-out') throw new Error('shared passes: the worker thread did not answer within 60 s');
-  if (Atomics.load(w.done, 0) === 2) {
-    const length = new DataView(w.error.buffer).getUint32(0);
-    throw new Error(`shared passes: the worker thread failed: ${Buffer.from(w.error.slice(4, 4 + length)).toString('utf8')}`);
-  }
-  job.result = w.result[0];
-}
-
 /**
  * Starts `jobs` on the worker thread and returns at once (without a worker they run here, now).
- * Jobs started earlier and not yet waited for are finished first. The jobs may only touch shared
- * arrays, and nothing may touch what they write until wait() has returned.
+ * The worker runs batches in the order they were started. The jobs may only touch shared arrays,
+ * and nothing may touch what they write until wait() has returned.
  */
 export function startPasses(jobs: readonly PassJob[]): PendingPasses {
-  finishInFlight();
   const w = jobs.length ? getWorker() : null;
   if (!w) {
     const result = runHere(jobs);
     return { wait: () => result };
   }
-  Atomics.store(w.done, 0, 0);
-  w.worker.postMessage({ jobs, done: w.done, result: w.result, error: w.error });
-  const job: { worker: PassWorker; result?: number } = { worker: w };
-  inFlight = job;
+  // Completion flag, partial sum and room for an error message, one set per batch.
+  const memory = new SharedArrayBuffer(16 + 4096);
+  const done = new Int32Array(memory, 0, 1);
+  const result = new Float64Array(memory, 8, 1);
+  const error = new Uint8Array(memory, 16);
+  w.worker.postMessage({ jobs, done, result, error });
+  let value: number | undefined;
   return {
     wait: () => {
-      if (inFlight === job) finishInFlight();
-      return job.result as number;
+      if (value !== undefined) return value;
+      // A batch needs at most a few tens of milliseconds; a minute means the worker is gone.
+      if (Atomics.wait(done, 0, 0, 60_000) === 'timed-out') throw new Error('shared passes: the worker thread did not answer within 60 s');
+      if (Atomics.load(done, 0) === 2) {
+        const length = new DataView(memory, 16).getUint32(0);
+        throw new Error(`shared passes: the worker thread failed: ${Buffer.from(error.slice(4, 4 + length)).toString('utf8')}`);
+      }
+      return (value = result[0]);
     },
   };
 }

@@ -369,6 +369,7 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
     { w: wq, rows: D, cols: D },
     { w: wCaOut, rows: D, cols: D },
   ]);
+  head.prepareTrainingStep();
 
   // ---- forward -----------------------------------------------------------------------------
   const items = prepareItems(features, norms, B * T, D, gamma);

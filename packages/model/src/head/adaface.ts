@@ -411,17 +411,19 @@ function marginCrossEntropy(cosT: Float32Array, invNorm32: Float32Array, z: Floa
     logits[o + l] = s * (Math.cos(theta) - (m + m * z[b]));
     let max = -Infinity;
     for (let c = 0; c < C; c++) if (logits[o + c] > max) max = logits[o + c];
+    // exp(logit − max) once per class, kept in dCosRaw until it is scaled below.
     let sum = 0;
-    for (let c = 0; c < C; c++) sum += Math.exp(logits[o + c] - max);
+    for (let c = 0; c < C; c++) sum += dCosRaw[o + c] = Math.exp(logits[o + c] - max);
     const lse = max + Math.log(sum);
     loss += lse - logits[o + l];
     // dLoss/dlogit = (softmax − onehot)/B; through the clamp (gradient kept at its bounds).
     // Probabilities below FLUSH_BELOW become 0: as float32 they are denormal, which makes every
     // product they enter (XNNPACK's and V8's) about three times slower, and their share of any
     // sum is far below float32 resolution.
+    const toProbability = 1 / sum;
     for (let c = 0; c < C; c++) {
       const inside = cosRaw[o + c] >= lo && cosRaw[o + c] <= hi;
-      const p = Math.exp(logits[o + c] - lse);
+      const p = dCosRaw[o + c] * toProbability;
       dCosRaw[o + c] = inside && p >= FLUSH_BELOW ? (s * p) / B : 0;
     }
     const dLogitL = (Math.exp(logits[o + l] - lse) - 1) / B;

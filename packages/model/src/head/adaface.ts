@@ -73,6 +73,8 @@ export class AdaFaceHead {
   private gradientScratch: Float32Array | undefined;
   /** Wᵀ and the column norms being computed on the worker thread for the next trainingStep. */
   private prepared: { pending: PendingPasses; invNorm: Float64Array } | undefined;
+  /** W and Wᵀ kept on the wasm backend across training steps, overwritten in place each step. */
+  private resident: { w: tf.Tensor2D; wT: tf.Tensor2D } | undefined;
 
   private constructor(
     readonly config: AdaFaceConfig,
@@ -290,13 +292,64 @@ export class AdaFaceHead {
       splitPass('transposeColumnNormsRange', [w, D, C, this.transposedScratch, invNorm], C, [w, this.transposedScratch, invNorm], { unit: D });
     }
     const wT = this.transposedScratch as Float32Array;
-    const invNorm32 = Float32Array.from(invNorm);
     const eT = transposeRows(embeddings, B, D); // [D, B]
-    const cosT = readBack(() => tf.matMul(tf.tensor2d(wT, [C, D]), tf.tensor2d(eT, [D, B]))); // [C, B]
+    const kernel = this.kernelOnBackend(w, wT);
+    try {
+      return this.trainingProducts(kernel, embeddings, eT, invNorm, norms, labels, opts);
+    } finally {
+      if (!kernel.resident) tf.dispose([kernel.w, kernel.wT]);
+    }
+  }
+
+  /**
+   * W and Wᵀ as backend tensors. On wasm they stay allocated between steps and their heap memory
+   * is overwritten (both are only ever a product's left operand, of which XNNPACK caches nothing),
+   * which spares allocating 40 MB of wasm heap per step; elsewhere they are new tensors.
+   */
+  private kernelOnBackend(w: Float32Array, wT: Float32Array): { w: tf.Tensor2D; wT: tf.Tensor2D; resident: boolean } {
+    const D = this.embeddingSize;
+    const C = this.classes;
+    const backend = tf.backend() as unknown as { typedArrayFromHeap?: (t: tf.TensorInfo) => Float32Array };
+    if (tf.getBackend() !== 'wasm' || typeof backend.typedArrayFromHeap !== 'function') return { w: tf.tensor2d(w, [D, C]), wT: tf.tensor2d(wT, [C, D]), resident: false };
+    const r = this.resident;
+    if (r && !r.w.isDisposed && !r.wT.isDisposed) {
+      backend.typedArrayFromHeap(r.w).set(w);
+      backend.typedArrayFromHeap(r.wT).set(wT);
+      return { ...r, resident: true };
+    }
+    this.resident = { w: tf.keep(tf.tensor2d(w, [D, C])), wT: tf.keep(tf.tensor2d(wT, [C, D])) };
+    return { ...this.resident, resident: true };
+  }
+
+  /** Frees the backend memory trainingStep keeps between steps (it is allocated again if needed). */
+  releaseTrainingMemory(): void {
+    if (this.resident) tf.dispose([this.resident.w, this.resident.wT]);
+    this.resident = undefined;
+    this.prepared?.pending.wait();
+    this.prepared = undefined;
+    this.transposedScratch = undefined;
+    this.gradientScratch = undefined;
+  }
+
+  private trainingProducts(
+    kernel: { w: tf.Tensor2D; wT: tf.Tensor2D },
+    embeddings: Float32Array,
+    eT: Float32Array,
+    invNorm: Float64Array,
+    norms: ArrayLike<number>,
+    labels: ArrayLike<number>,
+    opts: { deferKernelGradient?: boolean; reuseGradientBuffer?: boolean },
+  ): HeadTrainingStep {
+    const D = this.embeddingSize;
+    const C = this.classes;
+    const B = labels.length;
+    const w = this.kernel.data;
+    const invNorm32 = Float32Array.from(invNorm);
+    const cosT = readBack(() => tf.matMul(kernel.wT, tf.tensor2d(eT, [D, B]))); // [C, B]
     const z = this.updateAndScale(norms);
     const { cosRaw, logits, dCosRaw, loss } = marginCrossEntropy(cosT, invNorm32, z, labels, this.config, B, C);
     const { g, gT, proj } = cosineGradients(dCosRaw, cosRaw, invNorm32, B, C);
-    const deT = readBack(() => tf.matMul(tf.tensor2d(w, [D, C]), tf.tensor2d(gT, [C, B]))); // [D, B]
+    const deT = readBack(() => tf.matMul(kernel.w, tf.tensor2d(gT, [C, B]))); // [D, B]
     const dEmbeddings = transposeRows(deT, D, B);
     let out: Float32Array | undefined;
     if (opts.reuseGradientBuffer) {

@@ -106,6 +106,24 @@ describe.each(['wasm', 'cpu'] as const)('fused training step vs the tfjs referen
     expect(Math.abs(fused.gradNorm - ref.gradNorm) / ref.gradNorm).toBeLessThanOrEqual(1e-4);
   });
 
+  it('a second step sees the changed kernel (the head keeps W and Wᵀ on the backend between steps)', () => {
+    const model = modelFor({});
+    const base = AdaFaceHead.create(D, 600, {}, 8);
+    const copy = () => AdaFaceHead.fromStateDict(base.toStateDict(), undefined, base.config);
+    const [a, b] = [copy(), copy()];
+    const batch = randomBatch(56, 3, 6);
+    const labels = Int32Array.from(batch.labels as Int32Array, (l, i) => l + 100 * i);
+    const step = (h: AdaFaceHead, path: TrainStepPath) => aggregatorTrainGradients(model, h, { ...batch, labels }, seededTrainRandomness(Rng.stream(3, 'noise'), 0.1), { path, reuseBuffers: true });
+    step(a, 'fused');
+    step(b, 'tfjs');
+    for (const h of [a, b]) for (let i = 0; i < h.kernel.data.length; i++) h.kernel.data[i] = h.kernel.data[i] * 0.5 + ((i * 7919) % 13) * 0.01;
+    const fused = step(a, 'fused');
+    const ref = step(b, 'tfjs');
+    for (const [name, g] of ref.grads) expect([name, relL2(fused.grads.get(name) as Float32Array, g) <= 1e-4]).toEqual([name, true]);
+    expect(relL2(fused.logits, ref.logits)).toBeLessThanOrEqual(1e-5);
+    a.releaseTrainingMemory();
+  });
+
   it('dropout changes the gradients (the masks are applied, in the reference order)', () => {
     const model = modelFor({});
     const batch = randomBatch(77, 3, 10);

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       steps: { type: 'string', default: '30' },
-      warmup: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '10' },
       classes: { type: 'string', default: '10000' },
       backend: { type: 'string' },
       json: { type: 'boolean', default: false },

@@ -78,6 +78,7 @@ export function aggregatorTrainGradients(model: FaceCoresetNet, head: AdaFaceHea
   if (batch.features.length !== B * T * D) throw new Error(`aggregatorTrainGradients: features hold ${batch.features.length} values, expected B·T·D = ${B}·${T}·${D}`);
   if (batch.norms.length !== B * T) throw new Error(`aggregatorTrainGradients: norms hold ${batch.norms.length} values, expected B·T = ${B}·${T}`);
   if (batch.labels.length !== B) throw new Error(`aggregatorTrainGradients: ${batch.labels.length} labels for ${B} sets`);
+  if (!(T >= 1 && B >= 1)) throw new Error(`aggregatorTrainGradients: a batch needs at least one set of at least one item, got B = ${B}, T = ${T}`);
   if ((opts.path ?? 'fused') === 'fused') return fusedTrainStep(model, head, batch, randomness, { reuseBuffers: opts.reuseBuffers });
   // With a single pick there is no distance, so γ does not reach the loss: like torch (gradient
   // None, skipped by AdamW) it gets no gradient. (tfjs refuses to differentiate an unused input.)

@@ -266,10 +266,11 @@ export class AdaFaceHead {
    * @param norms [B] their norms (no gradient)
    * @param opts.deferKernelGradient finish the kernel gradient on the worker thread in the
    *   background: call completeKernelGradient() before reading it
-   * @param opts.reuseGradientBuffer write the kernel gradient into the array of the previous call
-   *   that asked for reuse (saves allocating and collecting 20 MB per step)
+   * @param opts.reuseBuffers write the kernel gradient into the array of the previous call that
+   *   asked for reuse, and keep W and Wᵀ on the backend between such calls (saves allocating
+   *   60 MB per step at 10k classes; releaseTrainingMemory() frees them)
    */
-  trainingStep(embeddings: Float32Array, norms: ArrayLike<number>, labels: ArrayLike<number>, opts: { deferKernelGradient?: boolean; reuseGradientBuffer?: boolean } = {}): HeadTrainingStep {
+  trainingStep(embeddings: Float32Array, norms: ArrayLike<number>, labels: ArrayLike<number>, opts: { deferKernelGradient?: boolean; reuseBuffers?: boolean } = {}): HeadTrainingStep {
     const D = this.embeddingSize;
     const C = this.classes;
     const B = labels.length;
@@ -293,7 +294,7 @@ export class AdaFaceHead {
     }
     const wT = this.transposedScratch as Float32Array;
     const eT = transposeRows(embeddings, B, D); // [D, B]
-    const kernel = this.kernelOnBackend(w, wT);
+    const kernel = this.kernelOnBackend(w, wT, opts.reuseBuffers ?? false);
     try {
       return this.trainingProducts(kernel, embeddings, eT, invNorm, norms, labels, opts);
     } finally {
@@ -302,15 +303,15 @@ export class AdaFaceHead {
   }
 
   /**
-   * W and Wᵀ as backend tensors. On wasm they stay allocated between steps and their heap memory
-   * is overwritten (both are only ever a product's left operand, of which XNNPACK caches nothing),
+   * W and Wᵀ as backend tensors. With `keep` on wasm they stay allocated between steps and their
+   * heap memory is overwritten (both are only ever a product's left operand, of which XNNPACK caches nothing),
    * which spares allocating 40 MB of wasm heap per step; elsewhere they are new tensors.
    */
-  private kernelOnBackend(w: Float32Array, wT: Float32Array): { w: tf.Tensor2D; wT: tf.Tensor2D; resident: boolean } {
+  private kernelOnBackend(w: Float32Array, wT: Float32Array, keep: boolean): { w: tf.Tensor2D; wT: tf.Tensor2D; resident: boolean } {
     const D = this.embeddingSize;
     const C = this.classes;
     const backend = tf.backend() as unknown as { typedArrayFromHeap?: (t: tf.TensorInfo) => Float32Array };
-    if (tf.getBackend() !== 'wasm' || typeof backend.typedArrayFromHeap !== 'function') return { w: tf.tensor2d(w, [D, C]), wT: tf.tensor2d(wT, [C, D]), resident: false };
+    if (!keep || tf.getBackend() !== 'wasm' || typeof backend.typedArrayFromHeap !== 'function') return { w: tf.tensor2d(w, [D, C]), wT: tf.tensor2d(wT, [C, D]), resident: false };
     const r = this.resident;
     if (r && !r.w.isDisposed && !r.wT.isDisposed) {
       backend.typedArrayFromHeap(r.w).set(w);
@@ -338,7 +339,7 @@ export class AdaFaceHead {
     invNorm: Float64Array,
     norms: ArrayLike<number>,
     labels: ArrayLike<number>,
-    opts: { deferKernelGradient?: boolean; reuseGradientBuffer?: boolean },
+    opts: { deferKernelGradient?: boolean; reuseBuffers?: boolean },
   ): HeadTrainingStep {
     const D = this.embeddingSize;
     const C = this.classes;
@@ -352,7 +353,7 @@ export class AdaFaceHead {
     const deT = readBack(() => tf.matMul(kernel.w, tf.tensor2d(gT, [C, B]))); // [D, B]
     const dEmbeddings = transposeRows(deT, D, B);
     let out: Float32Array | undefined;
-    if (opts.reuseGradientBuffer) {
+    if (opts.reuseBuffers) {
       if (this.gradientScratch?.length !== D * C) this.gradientScratch = sharedFloat32(D * C);
       out = this.gradientScratch;
     }

@@ -469,7 +469,7 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
   }
 
   // The kernel's gradient is finished on the worker thread while the aggregator's backward runs.
-  const headStep = head.trainingStep(aggregate, aggNorm, batch.labels, { deferKernelGradient: true, reuseGradientBuffer: opts.reuseBuffers });
+  const headStep = head.trainingStep(aggregate, aggNorm, batch.labels, { deferKernelGradient: true, reuseBuffers: opts.reuseBuffers });
 
   // ---- backward ----------------------------------------------------------------------------
   const grads = new Map<string, Float32Array>();

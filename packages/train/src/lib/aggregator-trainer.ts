@@ -184,6 +184,7 @@ export class ModelAggregatorTrainer implements AggregatorTrainer {
 
   dispose(): void {
     this.model.dispose();
+    this.head.releaseTrainingMemory();
   }
 }
 

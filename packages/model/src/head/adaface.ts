@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { Rng } from '@facecoreset/common';
 import { ParamTensor, StateDictTensor } from '../aggregator/params';
 import { l2Norm, matMul, oneHotFloat } from '../tf-ops';
-import { PendingPasses, isShared, sharedFloat32, sharedFloat64, splitPass, startPasses } from '../parallel/shared-passes';
+import { PendingPasses, hasPassWorker, isShared, sharedFloat32, sharedFloat64, splitPass, startPasses } from '../parallel/shared-passes';
 
 export const AdaFaceConfigSchema = z
   .object({
@@ -357,18 +357,17 @@ export class AdaFaceHead {
       if (this.gradientScratch?.length !== D * C) this.gradientScratch = sharedFloat32(D * C);
       out = this.gradientScratch;
     }
-    const eTg = readBackFast(() => tf.matMul(tf.tensor2d(eT, [D, B]), tf.tensor2d(g, [B, C])), out); // [D, C]
-    // In place: eTg becomes the kernel gradient, on the worker thread while the caller goes on
-    // when it may (the pass only reads the kernel, which nothing changes before the optimiser).
-    const args = [eTg, proj, w, invNorm, C];
-    let finish: () => number;
-    if (opts.deferKernelGradient && isShared(eTg) && isShared(w)) {
-      const pending = startPasses([{ kernel: 'kernelGradientRange', args, start: 0, end: D }]);
-      finish = () => pending.wait();
-    } else {
-      const sumSquares = splitPass('kernelGradientRange', args, D, [eTg, w], { unit: C });
-      finish = () => sumSquares;
+    // Deferred on wasm with the worker: the worker multiplies eᵀg on its own backend and forms
+    // the gradient while the caller goes on (the kernel does not change before the optimiser).
+    if (opts.deferKernelGradient && tf.getBackend() === 'wasm' && hasPassWorker() && isShared(w) && isShared(invNorm)) {
+      const gradient = out ?? sharedFloat32(D * C);
+      const pending = startPasses([{ kernel: 'headKernelGradientRange', args: [eT, g, proj, w, invNorm, B, C, gradient], start: 0, end: D }]);
+      return { loss, logits, marginScaler: z, dEmbeddings, kernelGradient: gradient, completeKernelGradient: () => pending.wait() };
     }
+    const eTg = readBackFast(() => tf.matMul(tf.tensor2d(eT, [D, B]), tf.tensor2d(g, [B, C])), out); // [D, C]
+    // In place: eTg becomes the kernel gradient.
+    const sumSquares = splitPass('kernelGradientRange', [eTg, proj, w, invNorm, C], D, [eTg, w], { unit: C });
+    const finish = () => sumSquares;
     return { loss, logits, marginScaler: z, dEmbeddings, kernelGradient: eTg, completeKernelGradient: finish };
   }
 

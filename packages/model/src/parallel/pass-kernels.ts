@@ -2,6 +2,8 @@
  * Element-wise passes over large arrays, written over index ranges so that two threads can split
  * one pass (shared-passes.ts). Each returns a partial sum (or 0) that the caller adds up.
  */
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../backend';
 
 /** AdamW's coefficients for one parameter and step (see optim/adamw.ts). */
 export interface AdamWCoefficients {
@@ -91,5 +93,42 @@ export function transposeRange(a: Float32Array, rows: number, cols: number, out:
   return 0;
 }
 
-export const PASS_KERNELS = { adamwRange, transposeColumnNormsRange, kernelGradientRange, transposeRange };
+/**
+ * Rows [d0, d1) of the AdaFace kernel gradient from its factors: (eᵀg)_dc − W_dc·proj_c/‖W_c‖²,
+ * the product on this thread's compute backend, written into `out` [D, C]. Returns Σ of the
+ * squares of those rows. (Runs on the worker, whose own wasm backend the caller has prepared.)
+ * @param eT [D, B] the embeddings, transposed; g [B, C] dLoss/dcos / ‖W_c‖
+ */
+export function headKernelGradientRange(eT: Float32Array, g: Float32Array, proj: Float32Array, w: Float32Array, invNorm: Float64Array, B: number, C: number, out: Float32Array, d0: number, d1: number): number {
+  const product = tf.tidy(() => tf.matMul(tf.tensor2d(eT.subarray(d0 * B, d1 * B), [d1 - d0, B]), tf.tensor2d(g, [B, C])));
+  try {
+    const backend = tf.backend() as unknown as { typedArrayFromHeap?: (t: tf.TensorInfo) => Float32Array };
+    const eTg = typeof backend.typedArrayFromHeap === 'function' ? backend.typedArrayFromHeap(product) : (product.dataSync() as Float32Array);
+    const q = new Float64Array(C);
+    for (let c = 0; c < C; c++) q[c] = proj[c] * invNorm[c] * invNorm[c];
+    let sum = 0;
+    for (let d = d0; d < d1; d++) {
+      const o = d * C;
+      const po = (d - d0) * C;
+      for (let c = 0; c < C; c++) {
+        const v = Math.fround(eTg[po + c] - w[o + c] * q[c]);
+        out[o + c] = v;
+        sum += v * v;
+      }
+    }
+    return sum;
+  } finally {
+    product.dispose();
+  }
+}
+
+export const PASS_KERNELS = { adamwRange, transposeColumnNormsRange, kernelGradientRange, transposeRange, headKernelGradientRange };
+
+/** Kernels that need a compute backend on the thread that runs them. */
+export const BACKEND_KERNELS: ReadonlySet<PassKernelName> = new Set(['headKernelGradientRange']);
+
+/** Prepares the wasm backend on a worker thread (once). */
+export function prepareThreadBackend(): Promise<unknown> {
+  return initBackend({ backend: 'wasm', log: null });
+}
 export type PassKernelName = keyof typeof PASS_KERNELS;

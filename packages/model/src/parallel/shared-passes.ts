@@ -19,20 +19,30 @@ export const PARALLEL_FROM = 1 << 18;
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 if (workerData.tsx) require(workerData.tsx);
-const { PASS_KERNELS } = require(workerData.module);
-parentPort.on('message', ({ jobs, done, result, error }) => {
-  try {
-    let sum = 0;
-    for (const job of jobs) sum += PASS_KERNELS[job.kernel](...job.args, job.start, job.end);
-    result[0] = sum;
-    Atomics.store(done, 0, 1);
-  } catch (e) {
-    const text = new TextEncoder().encode(String(e && e.stack ? e.stack : e)).subarray(0, error.length - 4);
-    new DataView(error.buffer, error.byteOffset).setUint32(0, text.length);
-    error.set(text, 4);
-    Atomics.store(done, 0, 2);
-  }
+const { PASS_KERNELS, BACKEND_KERNELS, prepareThreadBackend } = require(workerData.module);
+let backendReady;
+let queue = Promise.resolve();
+function fail(error, done, e) {
+  const text = new TextEncoder().encode(String(e && e.stack ? e.stack : e)).subarray(0, error.length - 4);
+  new DataView(error.buffer, error.byteOffset).setUint32(0, text.length);
+  error.set(text, 4);
+  Atomics.store(done, 0, 2);
   Atomics.notify(done, 0);
+}
+// Batches run one after another in arrival order, also while a backend is being prepared.
+parentPort.on('message', ({ jobs, done, result, error }) => {
+  queue = queue.then(async () => {
+    try {
+      if (jobs.some((job) => BACKEND_KERNELS.has(job.kernel))) await (backendReady ??= prepareThreadBackend());
+      let sum = 0;
+      for (const job of jobs) sum += PASS_KERNELS[job.kernel](...job.args, job.start, job.end);
+      result[0] = sum;
+      Atomics.store(done, 0, 1);
+      Atomics.notify(done, 0);
+    } catch (e) {
+      fail(error, done, e);
+    }
+  });
 });
 `;
 
@@ -67,6 +77,11 @@ function getWorker(): PassWorker | null {
     if (passWorker === entry) passWorker = undefined;
   });
   return (passWorker = entry);
+}
+
+/** Whether batches started now go to a worker thread (else they run on the calling thread). */
+export function hasPassWorker(): boolean {
+  return getWorker() !== null;
 }
 
 /** A float32 array in shared memory when the worker is in use (else a plain one). */

@@ -3,7 +3,7 @@
  * and the quality ground truth falls with every severity.
  */
 import * as jpeg from 'jpeg-js';
-import { DEGRADATIONS, NO_DEGRADATION, qualityOf, type DegradationName, type Severity } from '../src/synth/degrade';
+import { DEGRADATIONS, NO_DEGRADATION, QUALITY_WEIGHTS, qualityOf, type DegradationName, type Severity } from '../src/synth/degrade';
 import { sampleAppearance, sampleIdentity } from '../src/synth/face';
 import { Random } from '../src/synth/random';
 import { describeImage, renderAligned } from '../src/synth/render';
@@ -181,5 +181,10 @@ describe('degradations take identity away', () => {
   // (Exposure scales pixel differences before clipping, so a pixel distance does not measure it.)
   it.each(['blur', 'downscale'] as const)('%s: more severity, two identities look more alike', (name) => {
     expectStrictlyDecreasing(SEVERITIES.map((s) => identityDistance(name, s)));
+  });
+
+  it('quality weighs the degradations that take identity away more than those that do not', () => {
+    const light = Math.max(QUALITY_WEIGHTS.occlusion, QUALITY_WEIGHTS.compression);
+    for (const name of ['blur', 'downscale', 'noise'] as const) expect(QUALITY_WEIGHTS[name]).toBeGreaterThan(4 * light);
   });
 });

@@ -48,6 +48,18 @@ export const BackboneTrainConfigSchema = z
     /** Dropout before the output Linear layer. */
     dropout: z.number().min(0).lt(1).default(0.4),
     flip_probability: z.number().min(0).max(1).default(0.5),
+    /**
+     * AdaFace's training augmentations, each with its probability (off by default): crop with
+     * black fill, low resolution (down to 20-100% and back up), photometric jitter.
+     */
+    augmentation: z
+      .object({
+        crop: z.number().min(0).max(1).default(0),
+        low_res: z.number().min(0).max(1).default(0),
+        photometric: z.number().min(0).max(1).default(0),
+      })
+      .strict()
+      .default({}),
     head: z
       .object({
         m: z.number().nonnegative().default(0.4),

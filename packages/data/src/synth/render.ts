@@ -13,6 +13,9 @@ import { ARCFACE_POINTS, applySimilarity, composeSimilarity, estimateSimilarity,
 
 export const ALIGNED_SIZE = 112;
 
+/** Gaussian sigma, in low-resolution pixels, that smooths a bilinear upscale. */
+const UPSAMPLE_SMOOTHING = 0.4;
+
 /**
  * Bilinear alignment of a loose crop averages pixel noise down to about 2/3 of its std; loose crops
  * get that much more noise so that aligned IJB faces match the training crops' noise level.
@@ -89,7 +92,12 @@ export function renderImage(spec: FaceImageSpec, modelToPixel: Similarity, width
   let img: FloatImage = { data: canvas.data, width: w, height: h };
   applyExposure(img, spec.degradation.exposureSign * EXPOSURE_STOPS_AT_1 * s.exposure);
   gaussianBlur(img, (BLUR_SIGMA_AT_1 * s.blur * pixelScale) / (lowRes ? factor : 1));
-  if (lowRes) img = upsampleBilinear(img, width, height, factor);
+  if (lowRes) {
+    img = upsampleBilinear(img, width, height, factor);
+    // A smooth scaler: bilinear alone leaves a grid of creases (slope breaks every `factor` pixels)
+    // that a network takes for edges, so a low-resolution face would not look like less detail.
+    gaussianBlur(img, UPSAMPLE_SMOOTHING * factor);
+  }
   addNoise(img, NOISE_STD_AT_1 * s.noise * (pixelScale === 1 ? 1 : LOOSE_CROP_NOISE_BOOST), Random.stream(spec.noiseSeed, 'noise'));
   const rgb = toBytes(img);
   return { width, height, rgb, jpeg: encodeJpeg(rgb, width, height, { quality: jpegQualityOf(s.compression) }) };

@@ -40,13 +40,21 @@ export function flipInPlace(image: Float32Array, size: number): void {
  * Assembles a batch [B, S, S, 3] from encoded images, mirroring those whose flag is set.
  * @param encoded encoded bytes of each image [B]
  * @param flips mirror image b when flips[b]
+ * @param augment changes image b [S, S, 3] in place after the flip (training augmentations)
  */
-export function imageBatch(encoded: readonly Uint8Array[], flips: ArrayLike<boolean>, size: number, names: readonly string[]): Float32Array {
+export function imageBatch(
+  encoded: readonly Uint8Array[],
+  flips: ArrayLike<boolean>,
+  size: number,
+  names: readonly string[],
+  augment?: (image: Float32Array, b: number) => void,
+): Float32Array {
   const per = size * size * 3;
   const out = new Float32Array(encoded.length * per);
   encoded.forEach((bytes, b) => {
     const img = decodeBackboneInput(bytes, size, names[b]);
     if (flips[b]) flipInPlace(img, size);
+    augment?.(img, b);
     out.set(img, b * per);
   });
   return out;

@@ -14,6 +14,7 @@ import { encodeTrainCheckpoint, TRAINING_STATE_FORMAT, TRAINING_STATE_VERSION, t
 import { buildSetIndex, imagesOfIdentity, splitIdentities } from '../set-index';
 import { runTrainingLoop, validationMetricName, type BestRecord, type EpochMetrics, type StepMetrics, type TrainPosition, type ValidationMetrics } from '../training-loop';
 import { pairScores, rocAuc, spearman, strictTarAtFar } from '../validation';
+import { augmentBackboneInput } from './augment';
 import { imageBatch } from './images';
 import { BackboneTrainer, embedWith, type BackboneArchitecture } from './trainer';
 
@@ -168,6 +169,7 @@ export async function trainBackbone(opts: TrainBackboneOptions): Promise<TrainBa
     epoch_order: 'Rng.stream(seed, "epoch", epoch): image order of the epoch',
     flips: 'Rng.stream(seed, "flip", step): which images of a step are mirrored',
     dropout: 'Rng.stream(seed, "dropout", step): seed of the dropout mask of a step',
+    augment: 'Rng.stream(seed, "augment", step): training augmentations of a step, image by image',
     holdout: 'Rng.stream(seed, "holdout"): held-out identities',
     validation: 'Rng.stream(seed, "validation", identity): validation images',
   };
@@ -185,7 +187,11 @@ export async function trainBackbone(opts: TrainBackboneOptions): Promise<TrainBa
         const flipRng = Rng.stream(config.seed, 'flip', at.step);
         const flips = Array.from(picks, () => flipRng.float() < config.flip_probability);
         const rows = Array.from(picks, (k) => trainImages[k]);
-        const x = imageBatch(rows.map((r) => images.encoded[r]), flips, S, rows.map(name));
+        const aug = config.augmentation;
+        const augmentRng = Rng.stream(config.seed, 'augment', at.step);
+        const probabilities = { crop: aug.crop, lowRes: aug.low_res, photometric: aug.photometric };
+        const augment = aug.crop + aug.low_res + aug.photometric > 0 ? (img: Float32Array) => augmentBackboneInput(img, S, probabilities, augmentRng) : undefined;
+        const x = imageBatch(rows.map((r) => images.encoded[r]), flips, S, rows.map(name), augment);
         const labels = Int32Array.from(picks, (k) => trainClass[k]);
         const r = trainer.step(x, labels, lr.all, Rng.stream(config.seed, 'dropout', at.step).nextU32());
         return { loss: r.loss, items: B, metrics: { grad_norm: r.gradNorm, mean_norm: r.meanNorm } };

@@ -104,7 +104,7 @@ describe('training set', () => {
     for (const t of truth) {
       const s = t.degradation.severity;
       for (const v of Object.values(s)) expect(v >= 0 && v <= 1).toBe(true);
-      const q = (1 - 0.8 * s.blur) * (1 - 0.7 * s.noise) * (1 - 0.8 * s.downscale) * (1 - 0.75 * s.occlusion) * (1 - 0.7 * s.exposure) * (1 - 0.2 * s.compression);
+      const q = (1 - 0.8 * s.blur) * (1 - 0.7 * s.noise) * (1 - 0.8 * s.downscale) * (1 - 0.1 * s.occlusion) * (1 - 0.7 * s.exposure) * (1 - 0.1 * s.compression);
       expect(t.quality).toBeCloseTo(q, 4);
     }
   });

@@ -122,25 +122,10 @@ export function headKernelGradientRange(eT: Float32Array, g: Float32Array, proj:
   }
 }
 
-/**
- * out [m, n] = a [m, k] · b [k, n] on this thread's compute backend (a weight gradient handed to
- * the worker; `start`/`end` are unused).
- */
-export function matmulInto(a: Float32Array, m: number, k: number, b: Float32Array, n: number, out: Float32Array, _start: number, _end: number): number {
-  const product = tf.tidy(() => tf.matMul(tf.tensor2d(a, [m, k]), tf.tensor2d(b, [k, n])));
-  try {
-    const backend = tf.backend() as unknown as { typedArrayFromHeap?: (t: tf.TensorInfo) => Float32Array };
-    out.set(typeof backend.typedArrayFromHeap === 'function' ? backend.typedArrayFromHeap(product) : (product.dataSync() as Float32Array));
-    return 0;
-  } finally {
-    product.dispose();
-  }
-}
-
-export const PASS_KERNELS = { adamwRange, transposeColumnNormsRange, kernelGradientRange, transposeRange, headKernelGradientRange, matmulInto };
+export const PASS_KERNELS = { adamwRange, transposeColumnNormsRange, kernelGradientRange, transposeRange, headKernelGradientRange };
 
 /** Kernels that need a compute backend on the thread that runs them. */
-export const BACKEND_KERNELS: ReadonlySet<PassKernelName> = new Set(['headKernelGradientRange', 'matmulInto']);
+export const BACKEND_KERNELS: ReadonlySet<PassKernelName> = new Set(['headKernelGradientRange']);
 
 /** Prepares the wasm backend on a worker thread (once). */
 export function prepareThreadBackend(): Promise<unknown> {

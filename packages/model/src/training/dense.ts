@@ -7,7 +7,6 @@
  * right; tfjs-wasm's transposeA/transposeB paths are 5-15x slower than transposing first.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { PendingPasses, hasPassWorker, isShared, startPasses } from '../parallel/shared-passes';
 
 /** c [m, n] = a [m, k] · b [k, n] */
 export function matmul(a: Float32Array, m: number, k: number, b: Float32Array, n: number): Float32Array {
@@ -45,34 +44,13 @@ export function linearForward(x: Float32Array, m: number, w: Float32Array, out: 
 }
 
 /**
- * Weight gradients (leaves of the backward pass: nothing downstream reads them) computed on the
- * worker thread's own backend while this thread goes on, when the backend is wasm, the worker
- * runs and the gradient is in shared memory. wait() before reading them.
- */
-export class WeightGradientOffload {
-  private readonly pending: PendingPasses[] = [];
-  private readonly enabled = tf.getBackend() === 'wasm' && hasPassWorker();
-
-  /** Starts out = a [m, k] · b [k, n] on the worker; false when it must be done here. */
-  product(a: Float32Array, m: number, k: number, b: Float32Array, n: number, out: Float32Array): boolean {
-    if (!this.enabled || !isShared(out)) return false;
-    this.pending.push(startPasses([{ kernel: 'matmulInto', args: [a, m, k, b, n, out], start: 0, end: 1 }]));
-    return true;
-  }
-
-  wait(): void {
-    for (const p of this.pending.splice(0)) p.wait();
-  }
-}
-
-/**
  * Gradients of y = x·Wᵀ + b: dW [out, in] = dyᵀ·x (written into `dW`), db = Σ rows of dy (added
  * into `db` when given), and dx [M, in] = dy·W, computed as (Wᵀ·dyᵀ)ᵀ with `wT` = Wᵀ [in, out].
  */
-export function linearBackward(dy: Float32Array, x: Float32Array, m: number, wT: Float32Array, out: number, dW: Float32Array, db?: Float32Array, wantDx = true, offload?: WeightGradientOffload): Float32Array | undefined {
+export function linearBackward(dy: Float32Array, x: Float32Array, m: number, wT: Float32Array, out: number, dW: Float32Array, db?: Float32Array, wantDx = true): Float32Array | undefined {
   const inner = wT.length / out;
   const dyT = transposed(dy, m, out); // [out, M]
-  if (!offload?.product(dyT, out, m, x, inner, dW)) dW.set(matmul(dyT, out, m, x, inner));
+  dW.set(matmul(dyT, out, m, x, inner));
   if (db) for (let r = 0; r < m; r++) for (let j = 0; j < out; j++) db[j] += dy[r * out + j];
   if (!wantDx) return undefined;
   return transposed(matmul(wT, inner, out, dyT, m), inner, m);

@@ -18,8 +18,8 @@ import { encodeNormRaw, normEncodingFrequencies } from '../aggregator/norm-encod
 import { AGGREGATOR_STATE_PREFIX } from '../aggregator/params';
 import { TrainRandomness } from '../aggregator/tf-forward';
 import { ADAFACE_STATE_PREFIX, AdaFaceHead } from '../head/adaface';
-import { WeightGradientOffload, layerNormAddInto, layerNormBackward, layerNormForward, layerNormParamGrads, linearBackward, linearForward, matmul, transposed } from './dense';
-import { isShared, sharedFloat32, startPasses } from '../parallel/shared-passes';
+import { layerNormAddInto, layerNormBackward, layerNormForward, layerNormParamGrads, linearBackward, linearForward, matmul, transposed } from './dense';
+import { isShared, startPasses } from '../parallel/shared-passes';
 import type { TrainBatch, TrainStepResult } from './gradients';
 
 const SA = 'decoder_layer1.self_attn1.';
@@ -475,8 +475,7 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
   const grads = new Map<string, Float32Array>();
   const grad = (name: string): Float32Array => {
     let g = grads.get(name);
-    // Shared memory for the big ones: the worker thread writes some of them.
-    if (!g) grads.set(name, (g = sharedFloat32(P(name).length)));
+    if (!g) grads.set(name, (g = new Float32Array(P(name).length)));
     return g;
   };
   for (const name of model.trainableParamNames()) if (name !== 'gamma' || learnedGamma) grad(name);
@@ -500,8 +499,7 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
     dC[i] += du2[i];
     dCaOut[i] = du2[i] * (caOutMask ? caOutMask[i] : 1);
   }
-  const offload = new WeightGradientOffload();
-  const dValues = linearBackward(dCaOut, values, M, weightsT.get(3), D, grad(CA + 'out_proj.weight'), grad(CA + 'out_proj.bias'), true, offload) as Float32Array;
+  const dValues = linearBackward(dCaOut, values, M, weightsT.get(3), D, grad(CA + 'out_proj.weight'), grad(CA + 'out_proj.bias')) as Float32Array;
 
   // Value projection, per head: dLoss/dpooled and dLoss/dΣw of every query.
   const gCaIn = grad(CA + 'in_proj_weight');
@@ -510,10 +508,8 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
   const dSumSets = Array.from({ length: B }, () => new Float64Array(Q));
   for (let h = 0; h < H; h++) {
     const dVals = headColumns(dValues, M, D, h * dh, dh); // [M, dh]
-    const gvo = (2 * D + h * dh) * D;
-    const dValsT = transposed(dVals, M, dh);
-    const pooledH = transposed(pooledT[h], D, M);
-    if (!offload.product(dValsT, dh, M, pooledH, D, gCaIn.subarray(gvo, gvo + dh * D))) gCaIn.set(matmul(dValsT, dh, M, pooledH, D), gvo); // [dh, D]
+    const gWv = matmul(transposed(dVals, M, dh), dh, M, transposed(pooledT[h], D, M), D); // [dh, D]
+    gCaIn.set(gWv, (2 * D + h * dh) * D);
     const dPooled = matmul(dVals, M, dh, wvHead(h), D); // [M, D]
     for (let m = 0; m < M; m++) {
       const b = (m / K) | 0;
@@ -542,22 +538,21 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
   for (let h = 0; h < H; h++) {
     const dcqT = matmul(wkHead(h), dh, D, transposed(dqk[h], M, D), M); // [dh, M]
     for (let m = 0; m < M; m++) for (let j = 0; j < dh; j++) dcq[m * D + h * dh + j] = dcqT[j * M + m] * scale;
-    const gko = (D + h * dh) * D;
-    const cqT = transposed(cqHeads[h], M, dh);
-    if (!offload.product(cqT, dh, M, dqk[h], D, gCaIn.subarray(gko, gko + dh * D))) gCaIn.set(matmul(cqT, dh, M, dqk[h], D), gko);
+    const gWk = matmul(transposed(cqHeads[h], M, dh), dh, M, dqk[h], D);
+    gCaIn.set(gWk, (D + h * dh) * D);
   }
   const gPosW = grad('pos_trans_norm.weight');
   const gPosB = grad('pos_trans_norm.bias');
   // keys = x + LN(E(n)): only the LayerNorm's parameters are upstream.
   layerNormParamGrads(dKeys, rawT, lnT, B * T, D, gPosW, gPosB);
-  const dq1 = linearBackward(dcq, q1, M, weightsT.get(2), D, gCaIn.subarray(0, D * D), gCaInB.subarray(0, D), true, offload) as Float32Array;
+  const dq1 = linearBackward(dcq, q1, M, weightsT.get(2), D, gCaIn.subarray(0, D * D), gCaInB.subarray(0, D)) as Float32Array;
 
   const du1 = layerNormBackward(dq1, ln1, M, D, P('decoder_layer1.norm1.weight'), grad('decoder_layer1.norm1.weight'), grad('decoder_layer1.norm1.bias')) as Float64Array;
   const dSaOut = new Float32Array(M * D);
   for (let i = 0; i < M * D; i++) dSaOut[i] = du1[i] * (saOutMask ? saOutMask[i] : 1);
-  const dSaHeads = linearBackward(dSaOut, sa.heads, M, weightsT.get(1), D, grad(SA + 'out_proj.weight'), grad(SA + 'out_proj.bias'), true, offload) as Float32Array;
+  const dSaHeads = linearBackward(dSaOut, sa.heads, M, weightsT.get(1), D, grad(SA + 'out_proj.weight'), grad(SA + 'out_proj.bias')) as Float32Array;
   const dQkv = selfAttentionBackward(dSaHeads, qkv, sa.A, B, K, H, dh, scale, saMask);
-  const dq0 = linearBackward(dQkv, q0, M, weightsT.get(0), 3 * D, grad(SA + 'in_proj_weight'), grad(SA + 'in_proj_bias'), true, offload) as Float32Array;
+  const dq0 = linearBackward(dQkv, q0, M, weightsT.get(0), 3 * D, grad(SA + 'in_proj_weight'), grad(SA + 'in_proj_bias')) as Float32Array;
   const dEncC = new Float64Array(M * D);
   for (let i = 0; i < M * D; i++) dEncC[i] = du1[i] + dq0[i];
   // q0 = C + E(‖C‖): dE/d‖c‖ through the encoding, then d‖c‖/dc = c/‖c‖.
@@ -572,7 +567,6 @@ export function fusedTrainStep(model: FaceCoresetNet, head: AdaFaceHead, batch: 
   if (learnedGamma) grad('gamma')[0] = selectionBackward(sel, items, dC, B, T, D, K);
 
   const out = new Map<string, Float32Array>();
-  offload.wait();
   let sumSquares = headStep.completeKernelGradient();
   for (const [name, g] of grads) {
     out.set(AGGREGATOR_STATE_PREFIX + name, g);

@@ -41,7 +41,10 @@ function median(xs: number[]): number {
 
 /** Median (and fastest) wall-clock and median CPU milliseconds of `fn` over `runs` calls after `warmup` calls. */
 function measure(fn: () => void, runs: number, warmup: number): { wall: number; min: number; cpu: number } {
-  for (let i = 0; i < warmup; i++) fn();
+  // At least `warmup` calls and one second: V8 compiles the hot paths in the background over the
+  // first calls, and the small sizes would otherwise be measured before that settles.
+  const until = performance.now() + 1000;
+  for (let i = 0; i < warmup || performance.now() < until; i++) fn();
   const wall: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -94,7 +97,7 @@ async function main(): Promise<void> {
       json: { type: 'boolean', default: false },
       backend: { type: 'string' },
       runs: { type: 'string', default: '11' },
-      warmup: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '20' },
       'no-torch': { type: 'boolean', default: false },
       // The official numbers used 2 threads; on a busy machine 1 thread is the fairer comparison.
       'torch-threads': { type: 'string', default: '2' },

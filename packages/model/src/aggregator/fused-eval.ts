@@ -16,6 +16,7 @@ import { AggregatorParams } from './params';
 import { encodeNormRaw, encodeNorms, layerNormRows, normEncodingFrequencies } from './norm-encoding';
 import { FpsKernels, farthestPointSample, jsFpsKernels } from './fps';
 import { AggregateOutput, TemplateSet, checkSet, emptyAggregateOutput } from './types';
+import { transposed } from '../training/dense';
 
 /** Per-set intermediate values, for parity tests. */
 export interface FusedIntermediates {
@@ -86,20 +87,6 @@ function gemmPerGroup(a: Float32Array, m: number, ws: tf.Tensor2D[]): Float32Arr
  * XNNPACK would repack all T·D values, which costs more than transposing them).
  */
 const LARGE_SET_FROM = 256;
-
-/** [rows, cols] -> [cols, rows], in cache-friendly tiles. */
-function transposed(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  const B = 16;
-  for (let r0 = 0; r0 < rows; r0 += B) {
-    const r1 = Math.min(r0 + B, rows);
-    for (let c0 = 0; c0 < cols; c0 += B) {
-      const c1 = Math.min(c0 + B, cols);
-      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = a[r * cols + c];
-    }
-  }
-  return out;
-}
 
 /** FPS kernels on the set's features already uploaded as `f` [T, D]. */
 function tfFpsKernels(f: tf.Tensor2D): FpsKernels {

@@ -12,6 +12,8 @@ import { z } from 'zod';
 import { Rng } from '@facecoreset/common';
 import { ParamTensor, StateDictTensor } from '../aggregator/params';
 import { l2Norm, matMul, oneHotFloat } from '../tf-ops';
+import { kernelGradientRange } from '../parallel/pass-kernels';
+import { transposed } from '../training/dense';
 import { PendingPasses, hasPassWorker, isShared, sharedFloat32, sharedFloat64, splitPass, startPasses } from '../parallel/shared-passes';
 
 export const AdaFaceConfigSchema = z
@@ -236,7 +238,8 @@ export class AdaFaceHead {
     const out = this.marginLogits(cosine, norms, labels);
     const kernelGradient = (): Float32Array => {
       if (!gradient) throw new Error('AdaFaceHead.trainingForwardTf: kernelGradient() before backpropagation through the logits');
-      return kernelGradientFromProducts(gradient.eTg, gradient.proj, kernel.values, kernel.invNorm, D, C);
+      kernelGradientRange(gradient.eTg, gradient.proj, kernel.values, kernel.invNorm, C, 0, D);
+      return gradient.eTg;
     };
     return { ...out, kernelGradient };
   }
@@ -293,7 +296,7 @@ export class AdaFaceHead {
       splitPass('transposeColumnNormsRange', [w, D, C, this.transposedScratch, invNorm], C, [w, this.transposedScratch, invNorm], { unit: D });
     }
     const wT = this.transposedScratch as Float32Array;
-    const eT = transposeRows(embeddings, B, D); // [D, B]
+    const eT = transposed(embeddings, B, D); // [D, B]
     const kernel = this.kernelOnBackend(w, wT, opts.reuseBuffers ?? false);
     try {
       return this.trainingProducts(kernel, embeddings, eT, invNorm, norms, labels, opts);
@@ -351,7 +354,7 @@ export class AdaFaceHead {
     const { cosRaw, logits, dCosRaw, loss } = marginCrossEntropy(cosT, invNorm32, z, labels, this.config, B, C);
     const { g, gT, proj } = cosineGradients(dCosRaw, cosRaw, invNorm32, B, C);
     const deT = readBack(() => tf.matMul(kernel.w, tf.tensor2d(gT, [C, B]))); // [D, B]
-    const dEmbeddings = transposeRows(deT, D, B);
+    const dEmbeddings = transposed(deT, D, B);
     let out: Float32Array | undefined;
     if (opts.reuseBuffers) {
       if (this.gradientScratch?.length !== D * C) this.gradientScratch = sharedFloat32(D * C);
@@ -417,13 +420,6 @@ function readBack(f: () => tf.Tensor): Float32Array {
   const data = t.dataSync() as Float32Array;
   t.dispose();
   return data;
-}
-
-/** [rows, cols] -> [cols, rows] */
-function transposeRows(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
-  return out;
 }
 
 /** 1/‖W_c‖ for every column of W [D, C]. */
@@ -523,17 +519,6 @@ function readBackFast(f: () => tf.Tensor, into?: Float32Array): Float32Array {
   } finally {
     t.dispose();
   }
-}
-
-/** dW [D, C] = eᵀg − W ∘ proj/‖W‖² column-wise, in place on eᵀg (a fresh array). */
-function kernelGradientFromProducts(eTg: Float32Array, proj: Float32Array, w: Float32Array, invNorm: Float64Array, D: number, C: number): Float32Array {
-  const q = new Float64Array(C);
-  for (let c = 0; c < C; c++) q[c] = proj[c] * invNorm[c] * invNorm[c];
-  for (let d = 0; d < D; d++) {
-    const o = d * C;
-    for (let c = 0; c < C; c++) eTg[o + c] -= w[o + c] * q[c];
-  }
-  return eTg;
 }
 
 /**

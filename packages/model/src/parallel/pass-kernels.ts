@@ -66,14 +66,23 @@ export function transposeColumnNormsRange(w: Float32Array, D: number, C: number,
  * dW_dc = (eᵀg)_dc − W_dc·proj_c/‖W_c‖² (float32). Returns Σ dW² over those rows (float64).
  */
 export function kernelGradientRange(eTg: Float32Array, proj: Float32Array, w: Float32Array, invNorm: Float64Array, C: number, d0: number, d1: number): number {
+  return correctKernelRows(eTg, 0, proj, w, invNorm, C, eTg, d0, d1);
+}
+
+/**
+ * out rows [d0, d1) = rows of eᵀg (held in `eTg` from row `firstRow` on) − W ∘ proj/‖W‖²,
+ * rounded to float32; returns Σ of their squares.
+ */
+function correctKernelRows(eTg: Float32Array, firstRow: number, proj: Float32Array, w: Float32Array, invNorm: Float64Array, C: number, out: Float32Array, d0: number, d1: number): number {
   const q = new Float64Array(C);
   for (let c = 0; c < C; c++) q[c] = proj[c] * invNorm[c] * invNorm[c];
   let sum = 0;
   for (let d = d0; d < d1; d++) {
     const o = d * C;
+    const src = (d - firstRow) * C;
     for (let c = 0; c < C; c++) {
-      const v = Math.fround(eTg[o + c] - w[o + c] * q[c]);
-      eTg[o + c] = v;
+      const v = Math.fround(eTg[src + c] - w[o + c] * q[c]);
+      out[o + c] = v;
       sum += v * v;
     }
   }
@@ -104,19 +113,7 @@ export function headKernelGradientRange(eT: Float32Array, g: Float32Array, proj:
   try {
     const backend = tf.backend() as unknown as { typedArrayFromHeap?: (t: tf.TensorInfo) => Float32Array };
     const eTg = typeof backend.typedArrayFromHeap === 'function' ? backend.typedArrayFromHeap(product) : (product.dataSync() as Float32Array);
-    const q = new Float64Array(C);
-    for (let c = 0; c < C; c++) q[c] = proj[c] * invNorm[c] * invNorm[c];
-    let sum = 0;
-    for (let d = d0; d < d1; d++) {
-      const o = d * C;
-      const po = (d - d0) * C;
-      for (let c = 0; c < C; c++) {
-        const v = Math.fround(eTg[po + c] - w[o + c] * q[c]);
-        out[o + c] = v;
-        sum += v * v;
-      }
-    }
-    return sum;
+    return correctKernelRows(eTg, d0, proj, w, invNorm, C, out, d0, d1);
   } finally {
     product.dispose();
   }

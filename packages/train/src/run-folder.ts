@@ -123,12 +123,14 @@ export class RunFolder {
     const chosen = fs.existsSync(this.store.bestPath) ? this.store.bestPath : this.store.latest()?.path;
     const modelFile = path.join(this.opts.out, modelFileName);
     if (chosen) writeFileAtomic(modelFile, exportTrainedModel(decodeTrainCheckpoint(fs.readFileSync(chosen), chosen), chosen));
+    // Paths relative to the run folder: the pipeline trains in a work folder and renames it when done.
+    const inRun = (p: string | undefined): string | null => (p ? path.relative(this.opts.out, p) : null);
     writeJsonAtomic(path.join(this.opts.out, 'summary.json'), {
       ...summary,
-      latest_checkpoint: this.store.latest()?.path ?? null,
-      best_checkpoint: fs.existsSync(this.store.bestPath) ? this.store.bestPath : null,
-      model: chosen ? modelFile : null,
-      model_source: chosen ?? null,
+      latest_checkpoint: inRun(this.store.latest()?.path),
+      best_checkpoint: inRun(fs.existsSync(this.store.bestPath) ? this.store.bestPath : undefined),
+      model: inRun(chosen ? modelFile : undefined),
+      model_source: inRun(chosen),
     });
     return chosen ? modelFile : undefined;
   }

@@ -64,7 +64,7 @@ describe('fcn train aggregator (in process, wasm)', () => {
     const lines = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n');
     expect(lines.length).toBe(metrics.length);
     expect(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).seed).toBe(3);
-    expect(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'))).toMatchObject({ finished: true, step: summary.position.step, model_source: path.join(out, 'best.safetensors') });
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'))).toMatchObject({ finished: true, step: summary.position.step, model_source: 'best.safetensors', model: 'aggregator.safetensors' });
 
     // A training checkpoint carries the model package's aggregator checkpoint entries; the model loads from its tensors.
     expect(last.modelMetadata).toMatchObject({ format: 'facecoreset.aggregator', version: 1, aggregatorConfig: { embeddingSize: 32, heads: 4 }, headConfig: { m: 0.8, s: 48 } });

@@ -47,21 +47,33 @@ export function encodeNormRaw(v: number, freqs: Float32Array, out: Float32Array,
 }
 
 /**
+ * Mean and 1/σ of the row x[o .. o + dim) (biased variance, as torch), in float64, into
+ * moments[0] and moments[1]: the statistics of every LayerNorm here and in the training step.
+ */
+export function rowMoments(x: ArrayLike<number>, o: number, dim: number, eps: number, moments: Float64Array): void {
+  let mean = 0;
+  for (let j = 0; j < dim; j++) mean += x[o + j];
+  mean /= dim;
+  let v = 0;
+  for (let j = 0; j < dim; j++) {
+    const d = x[o + j] - mean;
+    v += d * d;
+  }
+  moments[0] = mean;
+  moments[1] = 1 / Math.sqrt(v / dim + eps);
+}
+
+/**
  * LayerNorm over the last axis of `rows` × D values (biased variance, as torch), in float64,
  * written as float32 into `out` (which may be `x`).
  */
 export function layerNormRows(x: Float32Array, rows: number, dim: number, weight: Float32Array, bias: Float32Array, eps: number, out: Float32Array): void {
+  const m = new Float64Array(2);
   for (let r = 0; r < rows; r++) {
     const o = r * dim;
-    let mean = 0;
-    for (let j = 0; j < dim; j++) mean += x[o + j];
-    mean /= dim;
-    let v = 0;
-    for (let j = 0; j < dim; j++) {
-      const d = x[o + j] - mean;
-      v += d * d;
-    }
-    const inv = 1 / Math.sqrt(v / dim + eps);
+    rowMoments(x, o, dim, eps, m);
+    const mean = m[0];
+    const inv = m[1];
     for (let j = 0; j < dim; j++) out[o + j] = (x[o + j] - mean) * inv * weight[j] + bias[j];
   }
 }

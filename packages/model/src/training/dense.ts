@@ -7,6 +7,7 @@
  * right; tfjs-wasm's transposeA/transposeB paths are 5-15x slower than transposing first.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { rowMoments } from '../aggregator/norm-encoding';
 
 /** c [m, n] = a [m, k] · b [k, n] */
 export function matmul(a: Float32Array, m: number, k: number, b: Float32Array, n: number): Float32Array {
@@ -68,14 +69,12 @@ export interface LayerNormSaved {
 export function layerNormForward(x: ArrayLike<number>, rows: number, dim: number, weight: ArrayLike<number>, bias: ArrayLike<number>, eps: number, y: Float32Array): LayerNormSaved {
   const xhat = new Float64Array(rows * dim);
   const rstd = new Float64Array(rows);
+  const m = new Float64Array(2);
   for (let r = 0; r < rows; r++) {
     const o = r * dim;
-    let mean = 0;
-    for (let j = 0; j < dim; j++) mean += x[o + j];
-    mean /= dim;
-    let v = 0;
-    for (let j = 0; j < dim; j++) v += (x[o + j] - mean) ** 2;
-    const inv = 1 / Math.sqrt(v / dim + eps);
+    rowMoments(x, o, dim, eps, m);
+    const mean = m[0];
+    const inv = m[1];
     rstd[r] = inv;
     for (let j = 0; j < dim; j++) {
       const h = (x[o + j] - mean) * inv;
@@ -125,14 +124,12 @@ export interface LayerNormStats {
 export function layerNormAddInto(x: ArrayLike<number>, rows: number, dim: number, weight: ArrayLike<number>, bias: ArrayLike<number>, eps: number, y: Float32Array): LayerNormStats {
   const mean = new Float64Array(rows);
   const rstd = new Float64Array(rows);
+  const m = new Float64Array(2);
   for (let r = 0; r < rows; r++) {
     const o = r * dim;
-    let mu = 0;
-    for (let j = 0; j < dim; j++) mu += x[o + j];
-    mu /= dim;
-    let v = 0;
-    for (let j = 0; j < dim; j++) v += (x[o + j] - mu) ** 2;
-    const inv = 1 / Math.sqrt(v / dim + eps);
+    rowMoments(x, o, dim, eps, m);
+    const mu = m[0];
+    const inv = m[1];
     mean[r] = mu;
     rstd[r] = inv;
     for (let j = 0; j < dim; j++) y[o + j] += (x[o + j] - mu) * inv * weight[j] + bias[j];

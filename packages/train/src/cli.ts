@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { UsageError } from '@facecoreset/common';
 import { runAggregatorTraining, type RunAggregatorTrainingOptions } from './run-aggregator';
 import { runBackboneTraining, type RunBackboneTrainingOptions } from './run-backbone';
+import { describeSpearman } from './lib/backbone/train-backbone';
 
 export const TRAIN_AGGREGATOR_USAGE = `Usage: fcn train aggregator --features <table> --images <table> --out <dir> [--config <json>] [--resume]
                            [--backend node-gpu|node|wasm|cpu] [--max-steps N]
@@ -112,7 +113,7 @@ export function parseTrainBackboneArgs(argv: string[]): RunBackboneTrainingOptio
 export async function trainBackboneCli(argv: string[], extra: Partial<RunBackboneTrainingOptions> = {}): Promise<number> {
   const { summary, exportPath } = await runBackboneTraining({ ...parseTrainBackboneArgs(argv), ...extra });
   const v = summary.lastValidation;
-  const text = v ? `; ${v.metric} ${v.tar.toFixed(4)} (random weights ${summary.randomBaseline?.toFixed(4) ?? 'n/a'})${v.extra?.norm_quality_spearman !== undefined ? `, norm-quality Spearman ${v.extra.norm_quality_spearman.toFixed(3)}` : ''}` : '';
+  const text = v ? `; ${v.metric} ${v.tar.toFixed(4)} (random weights ${summary.randomBaseline?.toFixed(4) ?? 'n/a'})${v.extra?.norm_quality_spearman !== undefined ? `, norm-quality Spearman ${describeSpearman(v.extra)}` : ''}` : '';
   (extra.log ?? ((l: string) => process.stderr.write(l + '\n')))(`${summary.finished ? 'finished' : 'stopped'} at step ${summary.position.step}${text}; model: ${exportPath}`);
   return 0;
 }

@@ -30,7 +30,8 @@ describe('fcn train backbone (in process, wasm)', () => {
   it('trains, validates against random weights and quality, and exports a backbone that loads by its metadata', async () => {
     const out = path.join(dir, 'run');
     const metrics: Record<string, number>[] = [];
-    const { summary, exportPath } = await runBackboneTraining({ images: data.imagesDir, config, qualityFile: data.qualityCsv, out, backend: 'wasm', log: () => {}, progress: null, onMetrics: (_s, m) => metrics.push(m) });
+    const lines: string[] = [];
+    const { summary, exportPath } = await runBackboneTraining({ images: data.imagesDir, config, qualityFile: data.qualityCsv, out, backend: 'wasm', log: (l) => lines.push(l), progress: null, onMetrics: (_s, m) => metrics.push(m) });
     expect(summary.finished).toBe(true);
     expect(summary.classes).toBe(4); // 2 of 6 identities held out (round(0.25 · 6))
     const steps = metrics.filter((m) => 'loss' in m);
@@ -41,6 +42,11 @@ describe('fcn train backbone (in process, wasm)', () => {
     const val = metrics.filter((m) => 'val_tar_at_far_1e-3' in m);
     expect(val.length).toBe(2);
     expect(val.every((m) => Number.isFinite(m.val_norm_quality_spearman) && Math.abs(m.val_norm_quality_spearman) <= 1)).toBe(true);
+    // With the identity-bootstrap interval (its math: test/lib/validation.test.ts).
+    const low = (m: Record<string, number>) => m.val_norm_quality_spearman_ci95_low;
+    const high = (m: Record<string, number>) => m.val_norm_quality_spearman_ci95_high;
+    expect(val.every((m) => low(m) >= -1 && low(m) <= high(m) && high(m) <= 1)).toBe(true);
+    expect(lines.filter((l) => /norm-quality Spearman -?\d\.\d{3} \(95% CI -?\d\.\d{3}–-?\d\.\d{3} over held-out identities\)/.test(l)).length).toBeGreaterThanOrEqual(3);
     // The looser FAR and the AUC, for the trained and the random-weights network.
     expect(val.every((m) => m.val_auc >= 0 && m.val_auc <= 1 && m['val_tar_at_far_1e-2'] >= m['val_tar_at_far_1e-3'])).toBe(true);
     const random = metrics.find((m) => 'val_auc_random_weights' in m)!;

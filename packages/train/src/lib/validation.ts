@@ -196,3 +196,66 @@ export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return sab / Math.sqrt(saa * sbb);
 }
+
+/** A percentile bootstrap interval of a statistic. */
+export interface BootstrapInterval {
+  low: number;
+  high: number;
+  /** Coverage, e.g. 0.95. */
+  level: number;
+  /** Resamples the interval was taken over (those with a defined statistic). */
+  resamples: number;
+}
+
+/** The p-quantile of ascending values, interpolating linearly between order statistics (index p·(n−1)). */
+export function quantileOfSorted(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) throw new Error('quantileOfSorted: no values');
+  const at = p * (sorted.length - 1);
+  const i = Math.floor(at);
+  const frac = at - i;
+  return i + 1 < sorted.length ? sorted[i] + frac * (sorted[i + 1] - sorted[i]) : sorted[i];
+}
+
+export type ClusterBootstrapOptions = { level?: number } & ({ resamples?: number; seed: number } | { picks: readonly (readonly number[])[] });
+
+/**
+ * Spearman's correlation of a and b with a percentile bootstrap interval that resamples whole
+ * clusters (e.g. identities) with replacement. Images of one identity share the identity's offset,
+ * so they are not independent draws: resampling single images would understate the spread of a
+ * correlation measured on a few held-out identities.
+ * `picks` (positions into the clusters in order of first appearance, one list per resample) replaces
+ * the seeded draws, for reproducing another implementation's resamples.
+ */
+export function clusterBootstrapSpearman(a: ArrayLike<number>, b: ArrayLike<number>, clusters: ArrayLike<number>, opts: ClusterBootstrapOptions): BootstrapInterval {
+  if (a.length !== b.length || a.length !== clusters.length) throw new Error(`clusterBootstrapSpearman: a, b and clusters must be equally long (got ${a.length}, ${b.length}, ${clusters.length})`);
+  const level = opts.level ?? 0.95;
+  if (!(level > 0 && level < 1)) throw new Error(`clusterBootstrapSpearman: level must be in (0, 1), got ${level}`);
+  const members = new Map<number, number[]>();
+  for (let i = 0; i < clusters.length; i++) {
+    const list = members.get(clusters[i]);
+    if (list) list.push(i);
+    else members.set(clusters[i], [i]);
+  }
+  const groups = [...members.values()];
+  let picks: readonly (readonly number[])[];
+  if ('picks' in opts) {
+    picks = opts.picks;
+  } else {
+    const rng = Rng.stream(opts.seed, 'cluster-bootstrap');
+    const count = opts.resamples ?? 1000;
+    picks = Array.from({ length: count }, () => Array.from(groups, () => rng.int(0, groups.length - 1)));
+  }
+  const stats: number[] = [];
+  for (const pick of picks) {
+    const rows = pick.flatMap((g) => {
+      if (!Number.isInteger(g) || g < 0 || g >= groups.length) throw new Error(`clusterBootstrapSpearman: pick ${g} is not a cluster position (0..${groups.length - 1})`);
+      return groups[g];
+    });
+    if (rows.length < 2) continue;
+    const s = spearman(rows.map((i) => a[i]), rows.map((i) => b[i]));
+    if (Number.isFinite(s)) stats.push(s);
+  }
+  if (stats.length === 0) return { low: NaN, high: NaN, level, resamples: 0 };
+  stats.sort((x, y) => x - y);
+  return { low: quantileOfSorted(stats, (1 - level) / 2), high: quantileOfSorted(stats, (1 + level) / 2), level, resamples: stats.length };
+}

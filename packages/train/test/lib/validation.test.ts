@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildSetIndex } from '../../src/lib/set-index';
-import { buildValidationTemplates, pairScores, rocAuc, spearman, strictTarAtFar, verifyTemplates } from '../../src/lib/validation';
+import { Rng } from '@facecoreset/common';
+import { buildValidationTemplates, clusterBootstrapSpearman, pairScores, quantileOfSorted, rocAuc, spearman, strictTarAtFar, verifyTemplates } from '../../src/lib/validation';
 
 /** Written by test/fixtures-gen/make_rank_metrics.py (Python standard library). */
 const RANK_METRICS = JSON.parse(fs.readFileSync(path.join(__dirname, '../fixtures/rank_metrics.json'), 'utf8')) as { x: number[]; y: number[]; spearman: number; genuine: number[]; impostor: number[]; auc: number };
@@ -83,6 +84,85 @@ describe('spearman', () => {
 
   it('matches Python (statistics.correlation of average ranks) on tied data to 1e-12', () => {
     expect(spearman(RANK_METRICS.x, RANK_METRICS.y)).toBeCloseTo(RANK_METRICS.spearman, 12);
+  });
+});
+
+/** Written by test/fixtures-gen/make_cluster_bootstrap.py (Python standard library, its own draws). */
+const CLUSTER_BOOTSTRAP = JSON.parse(fs.readFileSync(path.join(__dirname, '../fixtures/cluster_bootstrap.json'), 'utf8')) as {
+  x: number[];
+  y: number[];
+  clusters: number[];
+  picks: number[][];
+  level: number;
+  resamples: number;
+  low: number;
+  high: number;
+  spearman: number;
+};
+
+/** Pairs (x, y) of a bivariate normal with correlation rho, plus independent per-cluster offsets of sd `offsetSd` on each side. */
+function clusteredNormal(seed: number, clusterCount: number, perCluster: number, rho: number, offsetSd: number) {
+  const rng = Rng.stream(seed, 'test');
+  const normal = () => Math.sqrt(-2 * Math.log(1 - rng.float())) * Math.cos(2 * Math.PI * rng.float());
+  const x: number[] = [];
+  const y: number[] = [];
+  const clusters: number[] = [];
+  for (let c = 0; c < clusterCount; c++) {
+    const offsetX = offsetSd * normal();
+    const offsetY = offsetSd * normal();
+    for (let i = 0; i < perCluster; i++) {
+      const u = normal();
+      x.push(u + offsetX);
+      y.push(rho * u + Math.sqrt(1 - rho * rho) * normal() + offsetY);
+      clusters.push(c);
+    }
+  }
+  return { x, y, clusters };
+}
+
+describe('clusterBootstrapSpearman', () => {
+  it('matches Python on the same resamples of clusters: interval to 1e-12', () => {
+    const f = CLUSTER_BOOTSTRAP;
+    expect(spearman(f.x, f.y)).toBeCloseTo(f.spearman, 12);
+    const r = clusterBootstrapSpearman(f.x, f.y, f.clusters, { picks: f.picks, level: f.level });
+    expect(r.resamples).toBe(f.resamples);
+    expect(r.low).toBeCloseTo(f.low, 12);
+    expect(r.high).toBeCloseTo(f.high, 12);
+  });
+
+  it('takes quantiles between order statistics linearly', () => {
+    expect(quantileOfSorted([1, 2, 3, 4, 5], 0.5)).toBe(3);
+    expect(quantileOfSorted([0, 10], 0.25)).toBe(2.5);
+    expect(quantileOfSorted([7], 0.9)).toBe(7);
+  });
+
+  it('is reproducible from its seed and brackets the population value of a bivariate normal', () => {
+    // Spearman's rho of a bivariate normal with correlation r is (6/π)·asin(r/2) (Pearson, 1907).
+    const { x, y, clusters } = clusteredNormal(3, 40, 10, 0.6, 0);
+    const population = (6 / Math.PI) * Math.asin(0.3);
+    const r = clusterBootstrapSpearman(x, y, clusters, { seed: 9, resamples: 400 });
+    expect(clusterBootstrapSpearman(x, y, clusters, { seed: 9, resamples: 400 })).toEqual(r);
+    expect(r.resamples).toBe(400);
+    expect(r.low).toBeLessThan(population);
+    expect(r.high).toBeGreaterThan(population);
+    expect(r.high - r.low).toBeLessThan(0.2);
+  });
+
+  it('is wider than an image-level bootstrap when the clusters carry offsets', () => {
+    // Few clusters with offsets on both sides (an identity with mostly poor pictures and a high
+    // baseline norm): a cluster's images move together, which resampling single images ignores.
+    const { x, y, clusters } = clusteredNormal(4, 8, 24, 0.5, 1.2);
+    const byCluster = clusterBootstrapSpearman(x, y, clusters, { seed: 1, resamples: 400 });
+    const byImage = clusterBootstrapSpearman(x, y, x.map((_, i) => i), { seed: 1, resamples: 400 });
+    expect(byCluster.high - byCluster.low).toBeGreaterThan(1.5 * (byImage.high - byImage.low));
+  });
+
+  it('gives [1, 1] for a monotone relation and rejects picks outside the clusters', () => {
+    const x = [1, 2, 3, 4, 5, 6];
+    const r = clusterBootstrapSpearman(x, x.map((v) => v * v), [0, 0, 1, 1, 2, 2], { seed: 2, resamples: 50 });
+    expect([r.low, r.high]).toEqual([1, 1]);
+    expect(() => clusterBootstrapSpearman(x, x, [0, 0, 1, 1, 2, 2], { picks: [[0, 3, 1]] })).toThrow(/pick 3 is not a cluster position/);
+    expect(() => clusterBootstrapSpearman(x, x, [0, 1], { seed: 1 })).toThrow(/equally long/);
   });
 });
 

@@ -125,8 +125,12 @@ function stages(config) {
       name: 'eval',
       sections: ['eval'],
       deps: ['train', 'extract-ijb', 'ingest-ijb'],
-      packages: ['data', 'model', 'eval'],
-      raw: () => (get(config, 'eval.officialCheckpoint') ? [{ path: get(config, 'eval.officialCheckpoint'), hashContent: false }] : []),
+      packages: ['data', 'model', 'eval', 'train'],
+      raw: () => [
+        ...(get(config, 'eval.officialCheckpoint') ? [{ path: get(config, 'eval.officialCheckpoint'), hashContent: false }] : []),
+        // Generated data: the benchmark's ground truth, for the norm-quality figure.
+        ...(get(config, 'data.synth.out') ? [{ path: path.join(get(config, 'data.synth.out'), 'ground_truth', 'ijb_images.csv'), hashContent: true, optional: true }] : []),
+      ],
     },
     { name: 'report', sections: ['report', 'eval.methods'], deps: ['eval'], packages: ['eval'], raw: () => [] },
   ];

@@ -69,6 +69,12 @@ describe('nx run pipeline:full, incrementally', () => {
     expect(fs.existsSync(path.join(ARTIFACTS, 'eval', 'facecoresetnet', 'results.json'))).toBe(true);
     expect(fs.existsSync(path.join(ARTIFACTS, 'eval', 'mean', 'results.json'))).toBe(true);
     expect(fs.existsSync(path.join(ARTIFACTS, 'report', 'index.html'))).toBe(true);
+    // Generated data: the backbone's norms against the benchmark's known image quality.
+    const faces = fs.readFileSync(path.join(tmp, 'data', 'ijb', 'IJBB', 'meta', 'ijbb_face_tid_mid.txt'), 'utf8').trim().split('\n').length;
+    expect(out).toContain(`backbone feature norm vs the generator's image quality on the benchmark's ${faces} images (6 unseen subjects)`);
+    const normQuality = JSON.parse(fs.readFileSync(path.join(ARTIFACTS, 'eval', 'backbone-norm-quality.json'), 'utf8'));
+    expect(normQuality).toMatchObject({ dataset: 'IJBB', images: faces, subjects: 6 });
+    expect(normQuality.stills.images + normQuality.frames.images).toBe(faces);
   });
 
   it('serves every stage from the cache the second time', () => {

@@ -3,11 +3,14 @@
  * method: eval/<method>/ for one dataset, eval/<DATASET>/<method>/ for several.
  */
 import * as path from 'node:path';
+import { writeJsonAtomic } from '@facecoreset/common';
+import { resolveSynthOptions } from '@facecoreset/data';
 import { evaluateMethod, loadFaceCoresetNetAggregator, loadOfficialInputs, loadTableInputs, meanAggregator, normWeightedAggregator, summaryTables, writeEvalOutputs, type Aggregator, type EvalInputs, type MethodRun } from '@facecoreset/eval';
 import type { IjbDataset } from '../config';
 import { resolveWorkspacePath } from '../config';
 import type { StageContext, StageFn } from './context';
 import { FEATURES_DIR } from './extract';
+import { benchmarkNormQuality, describeBenchmarkNormQuality, readBenchmarkTruth } from './norm-quality';
 import { AGGREGATOR_CHECKPOINT } from './train';
 
 export const OFFICIAL_METHOD = 'facecoresetnet-official';
@@ -78,6 +81,19 @@ export const evalStage: StageFn = async (ctx) => {
       summary[dataset] = { ...(summary[dataset] ?? {}), [run.method]: tar };
     }
     ctx.log('\n' + summaryTables(runs, dataset));
+    const synth = ctx.config.data.synth;
+    const generated = synth ? readBenchmarkTruth(resolveWorkspacePath(synth.out), dataset, resolveSynthOptions({ ...synth.options, seed: synth.seed }).dataset) : undefined;
+    if (generated) {
+      const r = benchmarkNormQuality(inputs.faces.norms, generated.truth, generated.file);
+      writeJsonAtomic(path.join(datasets.length === 1 ? ctx.outDir : path.join(ctx.outDir, dataset), 'backbone-norm-quality.json'), { dataset, truth: generated.file, ...r });
+      const prefix = datasets.length === 1 ? 'backbone' : `${dataset}.backbone`;
+      ctx.track.metrics({
+        [`${prefix}.norm_quality_spearman`]: r.spearman,
+        [`${prefix}.norm_quality_spearman_ci95_low`]: r.ci95[0],
+        [`${prefix}.norm_quality_spearman_ci95_high`]: r.ci95[1],
+      });
+      ctx.log(describeBenchmarkNormQuality(r));
+    }
   }
   ctx.track.params({ eval: e });
   return { summary: { datasets, methods: methodsOf(ctx), metrics: summary } };

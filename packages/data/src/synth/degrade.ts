@@ -77,8 +77,8 @@ export function sampleCleanSeverity(rng: Random): DegradationSpec {
 }
 
 /**
- * The training-set mix by default: 40% clean, else one to three degradations at uniform severity
- * in [minSeverity, 1].
+ * A mix of pictures: by default (the benchmark's stills) 40% clean, else one to three degradations
+ * at uniform severity in [minSeverity, 1].
  */
 export interface SeverityMix {
   /** Share of clean pictures. */

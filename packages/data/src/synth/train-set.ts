@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InsightfaceRecordIOWriter } from '../recordio';
-import { NO_DEGRADATION, sampleSeverity, qualityOf, type DegradationSpec } from './degrade';
+import { NO_DEGRADATION, sampleSeverity, qualityOf, type DegradationSpec, type SeverityMix } from './degrade';
 import { sampleAppearance, sampleIdentity, type FaceIdentity } from './face';
 import { Random } from './random';
 import { alignmentJitter, describeImage, renderAligned } from './render';
@@ -29,6 +29,16 @@ export function trainIdentitySizes(seed: number, identities: number, imagesPerId
   return Array.from({ length: identities }, () => Math.max(2, Math.round(imagesPerIdentity * rng.uniform(0.75, 1.25))));
 }
 
+/**
+ * The training set's mix: mostly good pictures, as in WebFace4M (curated web photos), with the hard
+ * pictures left to the benchmark. A network trained on it builds its features on clean faces, and
+ * degraded faces then excite them less. Measured on the demo backbone (5 epochs, two seeds each;
+ * 1200 pictures of 50 never-trained identities drawn with the 40%-clean mix), the norm–quality
+ * Spearman correlation was 0.36 and 0.39 when 60% of the training pictures were degraded, 0.42 and
+ * 0.46 when 30% were.
+ */
+export const TRAIN_SEVERITY_MIX: Readonly<SeverityMix> = { cleanShare: 0.7 };
+
 /** Ground truth of one training image. */
 export interface TrainImageTruth {
   /** RecordIO key (= IRHeader id) of the image record. */
@@ -49,7 +59,7 @@ export interface TrainImageTruth {
 export function drawTrainImage(seed: number, identity: FaceIdentity, label: number, k: number, clean = false): { jpeg: Uint8Array; rgb: Uint8Array; truth: Omit<TrainImageTruth, 'imageId'> } {
   const rng = Random.stream(seed, 'train-image', label, k);
   const appearance = sampleAppearance(rng, identity);
-  const drawn = describeImage(rng, identity, appearance, sampleSeverity(rng));
+  const drawn = describeImage(rng, identity, appearance, sampleSeverity(rng, TRAIN_SEVERITY_MIX));
   const spec = clean ? { ...drawn, occluder: undefined, degradation: { ...drawn.degradation, severity: NO_DEGRADATION } } : drawn;
   const image = renderAligned(spec, alignmentJitter(rng));
   const deg = 180 / Math.PI;

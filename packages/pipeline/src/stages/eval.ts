@@ -10,7 +10,7 @@ import type { IjbDataset } from '../config';
 import { resolveWorkspacePath } from '../config';
 import type { StageContext, StageFn } from './context';
 import { FEATURES_DIR } from './extract';
-import { benchmarkNormQuality, describeBenchmarkNormQuality, readBenchmarkTruth } from './norm-quality';
+import { benchmarkNormQuality, describeBenchmarkNormQuality, NORM_QUALITY_FILE, readBenchmarkTruth } from './norm-quality';
 import { AGGREGATOR_CHECKPOINT } from './train';
 
 export const OFFICIAL_METHOD = 'facecoresetnet-official';
@@ -85,7 +85,7 @@ export const evalStage: StageFn = async (ctx) => {
     const generated = synth ? readBenchmarkTruth(resolveWorkspacePath(synth.out), dataset, resolveSynthOptions({ ...synth.options, seed: synth.seed }).dataset) : undefined;
     if (generated) {
       const r = benchmarkNormQuality(inputs.faces.norms, generated.truth, generated.file);
-      writeJsonAtomic(path.join(datasets.length === 1 ? ctx.outDir : path.join(ctx.outDir, dataset), 'backbone-norm-quality.json'), { dataset, truth: generated.file, ...r });
+      writeJsonAtomic(path.join(datasets.length === 1 ? ctx.outDir : path.join(ctx.outDir, dataset), NORM_QUALITY_FILE), { dataset, truth: generated.file, ...r });
       const prefix = datasets.length === 1 ? 'backbone' : `${dataset}.backbone`;
       ctx.track.metrics({
         [`${prefix}.norm_quality_spearman`]: r.spearman,

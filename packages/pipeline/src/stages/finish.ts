@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { loadExperimentConfig, WORKSPACE } from '../config';
 import { artifactsDir, MANIFEST } from './run';
 import { invocationFile, readInvocation, trackerFor } from './tracking';
+import { describeBenchmarkNormQuality, readNormQualityFiles } from './norm-quality';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const table = require('../../nx/stages.js') as { stages(config: unknown): Array<{ name: string; cache?: boolean }> };
@@ -94,6 +95,8 @@ export async function runFinish(out: (l: string) => void = (l) => process.stdout
   out(`Experiment ${experiment}: ${ran.length} stage(s) ran${ran.length ? ` (${ran.join(', ')})` : ''}, ${cached.length} from cache.`);
   out('');
   out(formatTarTable(results));
+  const normQuality = readNormQualityFiles(path.join(artifactsDir(experiment), 'eval'));
+  for (const r of normQuality) out(`${normQuality.length > 1 ? `${r.dataset}: ` : ''}${describeBenchmarkNormQuality(r)}`);
   out('');
   const report = path.join(artifactsDir(experiment), 'report', 'index.html');
   if (fs.existsSync(report)) out(`Report: ${path.relative(WORKSPACE, report)}`);

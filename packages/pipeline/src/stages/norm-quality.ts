@@ -78,3 +78,12 @@ export function describeBenchmarkNormQuality(r: BenchmarkNormQuality): string {
     `stills ${f(r.stills.spearman)} (${r.stills.images}), video frames ${f(r.frames.spearman)} (${r.frames.images})`
   );
 }
+
+export const NORM_QUALITY_FILE = 'backbone-norm-quality.json';
+
+/** The figures the eval stage wrote (eval/ for one dataset, eval/<DATASET>/ for several), dataset first. */
+export function readNormQualityFiles(evalDir: string): Array<BenchmarkNormQuality & { dataset: string }> {
+  if (!fs.existsSync(evalDir)) return [];
+  const files = [path.join(evalDir, NORM_QUALITY_FILE), ...fs.readdirSync(evalDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(evalDir, d.name, NORM_QUALITY_FILE))];
+  return files.filter((f) => fs.existsSync(f)).map((f) => JSON.parse(fs.readFileSync(f, 'utf8')));
+}

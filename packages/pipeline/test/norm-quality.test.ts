@@ -1,6 +1,6 @@
 import type { IjbImageTruth } from '@facecoreset/data';
 import { clusterBootstrapSpearman, spearman } from '@facecoreset/train';
-import { benchmarkNormQuality, describeBenchmarkNormQuality } from '../src/stages/norm-quality';
+import { benchmarkNormQuality, bootstrapResamplesFor, describeBenchmarkNormQuality } from '../src/stages/norm-quality';
 
 /** Ground truth rows carrying only what the figure reads. */
 function truthOf(quality: number[], subjects: number[], kinds: ('still' | 'frame')[]): IjbImageTruth[] {
@@ -25,7 +25,12 @@ describe('benchmarkNormQuality', () => {
     // The interval resamples subjects, with the given seed.
     const ci = clusterBootstrapSpearman(norms, quality, subjects, { seed: 4, resamples: 1000, level: 0.95 });
     expect(r.ci95).toEqual([ci.low, ci.high]);
+    expect(r.resamples).toBe(1000);
     expect(describeBenchmarkNormQuality(r)).toMatch(/on the benchmark's 9 images \(3 unseen subjects\): Spearman 0\.\d{3} \(95% CI /);
+  });
+
+  it('resamples 1000 times up to 5000 images, fewer (at least 100) on larger benchmarks', () => {
+    expect([4273, 5000, 20_000, 50_000, 469_375].map(bootstrapResamplesFor)).toEqual([1000, 1000, 250, 100, 100]);
   });
 
   it('refuses a ground truth of another set: other row count, or rows out of face-list order', () => {

@@ -27,8 +27,15 @@ export interface BenchmarkNormQuality {
   spearman: number;
   /** 95% percentile bootstrap interval, resampling whole subjects. */
   ci95: [number, number];
+  /** Bootstrap resamples behind ci95: 1000, fewer on large benchmarks (each costs a sort of every image). */
+  resamples: number;
   stills: NormQualitySubset;
   frames: NormQualitySubset;
+}
+
+/** 1000 resamples up to 5000 images, then as many as 5 M image draws allow (at least 100): one resample costs a sort of every image (~1 ms per 1000). */
+export function bootstrapResamplesFor(images: number): number {
+  return Math.max(100, Math.min(1000, Math.floor(5e6 / Math.max(1, images))));
 }
 
 /**
@@ -51,12 +58,14 @@ export function benchmarkNormQuality(norms: ArrayLike<number>, truth: readonly I
     const rows = truth.flatMap((t, i) => (t.mediaKind === kind ? [i] : []));
     return { images: rows.length, spearman: rows.length >= 2 ? spearman(rows.map((i) => norms[i]), rows.map((i) => quality[i])) : NaN };
   };
-  const interval = clusterBootstrapSpearman(norms, quality, subject, { seed, resamples: 1000, level: 0.95 });
+  const resamples = bootstrapResamplesFor(truth.length);
+  const interval = clusterBootstrapSpearman(norms, quality, subject, { seed, resamples, level: 0.95 });
   return {
     images: truth.length,
     subjects: new Set(subject).size,
     spearman: spearman(norms, quality),
     ci95: [interval.low, interval.high],
+    resamples,
     stills: subset('still'),
     frames: subset('frame'),
   };

@@ -13,6 +13,8 @@ import os
 import random
 import statistics
 
+from rank_stats import average_ranks
+
 rng = random.Random(11)
 clusters, x, y = [], [], []
 for c in range(7):
@@ -22,20 +24,6 @@ for c in range(7):
         clusters.append(100 + 3 * c)  # cluster ids need not be 0..K-1
         x.append(q)
         y.append(round(offset + 1.5 * q + rng.gauss(0, 0.7), 2))
-
-
-def average_ranks(v):
-    order = sorted(range(len(v)), key=lambda i: v[i])
-    ranks = [0.0] * len(v)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
 
 
 ids = list(dict.fromkeys(clusters))  # order of first appearance

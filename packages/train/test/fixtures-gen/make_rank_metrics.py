@@ -10,24 +10,12 @@ import os
 import random
 import statistics
 
+from rank_stats import average_ranks
+
 rng = random.Random(5)
 # Values rounded to one decimal so that both sides have ties.
 x = [round(rng.gauss(0, 1), 1) for _ in range(40)]
 y = [round(0.6 * a + rng.gauss(0, 1), 1) for a in x]
-
-
-def average_ranks(v):
-    order = sorted(range(len(v)), key=lambda i: v[i])
-    ranks = [0.0] * len(v)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
 
 
 rho = statistics.correlation(average_ranks(x), average_ranks(y))

@@ -1,6 +1,6 @@
 import type { IjbImageTruth } from '@facecoreset/data';
-import { clusterBootstrapSpearman, spearman } from '@facecoreset/train';
-import { benchmarkNormQuality, bootstrapResamplesFor, describeBenchmarkNormQuality } from '../src/stages/norm-quality';
+import { bootstrapResamplesFor, clusterBootstrapSpearman, spearman } from '@facecoreset/train';
+import { benchmarkNormQuality, describeBenchmarkNormQuality } from '../src/stages/norm-quality';
 
 /** Ground truth rows carrying only what the figure reads. */
 function truthOf(quality: number[], subjects: number[], kinds: ('still' | 'frame')[]): IjbImageTruth[] {

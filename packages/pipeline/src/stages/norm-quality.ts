@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '@facecoreset/common';
 import { readIjbImageTruth, type IjbImageTruth } from '@facecoreset/data';
-import { clusterBootstrapSpearman, spearman } from '@facecoreset/train';
+import { bootstrapResamplesFor, clusterBootstrapSpearman, spearman } from '@facecoreset/train';
 
 /** The benchmark's per-image ground truth written by `fcn synth` (row = face-list line). */
 export function ijbTruthFileOf(synthOut: string): string {
@@ -31,11 +31,6 @@ export interface BenchmarkNormQuality {
   resamples: number;
   stills: NormQualitySubset;
   frames: NormQualitySubset;
-}
-
-/** 1000 resamples up to 5000 images, then as many as 5 M image draws allow (at least 100): one resample costs a sort of every image (~1 ms per 1000). */
-export function bootstrapResamplesFor(images: number): number {
-  return Math.max(100, Math.min(1000, Math.floor(5e6 / Math.max(1, images))));
 }
 
 /**

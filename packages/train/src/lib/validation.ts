@@ -216,6 +216,11 @@ export function quantileOfSorted(sorted: ArrayLike<number>, p: number): number {
   return i + 1 < sorted.length ? sorted[i] + frac * (sorted[i + 1] - sorted[i]) : sorted[i];
 }
 
+/** 1000 resamples up to 5000 images, then as many as 5 M image draws allow (at least 100): one resample costs a sort of every image (~1 ms per 1000). */
+export function bootstrapResamplesFor(images: number): number {
+  return Math.max(100, Math.min(1000, Math.floor(5e6 / Math.max(1, images))));
+}
+
 export type ClusterBootstrapOptions = { level?: number } & ({ resamples?: number; seed: number } | { picks: readonly (readonly number[])[] });
 
 /**

@@ -13,7 +13,7 @@ import { parseBackboneTrainConfig } from '../../backbone-config';
 import { encodeTrainCheckpoint, TRAINING_STATE_FORMAT, TRAINING_STATE_VERSION, type TrainCheckpoint, type TrainingState } from '../checkpoint';
 import { buildSetIndex, imagesOfIdentity, splitIdentities } from '../set-index';
 import { runTrainingLoop, validationMetricName, type BestRecord, type EpochMetrics, type StepMetrics, type TrainPosition, type ValidationMetrics } from '../training-loop';
-import { clusterBootstrapSpearman, pairScores, rocAuc, spearman, strictTarAtFar } from '../validation';
+import { bootstrapResamplesFor, clusterBootstrapSpearman, pairScores, rocAuc, spearman, strictTarAtFar } from '../validation';
 import { augmentBackboneInput } from './augment';
 import { imageBatch } from './images';
 import { BackboneTrainer, embedWith, type BackboneArchitecture } from './trainer';
@@ -154,7 +154,7 @@ export async function trainBackbone(opts: TrainBackboneOptions): Promise<TrainBa
       extra.norm_quality_spearman = spearman(norms, qualities as number[]);
       // The held-out set is a few identities: the interval says how far another draw of identities
       // could move the figure.
-      const interval = clusterBootstrapSpearman(norms, qualities as number[], validationIdentity, { seed: config.seed, resamples: 1000, level: 0.95 });
+      const interval = clusterBootstrapSpearman(norms, qualities as number[], validationIdentity, { seed: config.seed, resamples: bootstrapResamplesFor(norms.length), level: 0.95 });
       extra.norm_quality_spearman_ci95_low = interval.low;
       extra.norm_quality_spearman_ci95_high = interval.high;
     }
